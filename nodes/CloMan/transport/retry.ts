@@ -1,0 +1,88 @@
+/**
+ * Retry policy: named constants with units and pure functions, so it can be read and tested apart
+ * from any HTTP. What is retried: 429 (after Retry-After), 500/502/503/504, dropped or refused
+ * connections and timeouts. Never: 400, 401, 403, 404, 422, an unusable 200, or anything unrecognised.
+ */
+
+/** First backoff step when the server gives no Retry-After. */
+export const BACKOFF_BASE_MS = 500;
+/** Longest single backoff step. */
+export const BACKOFF_MAX_MS = 8_000;
+/** Longest Retry-After we wait for; a longer one fails the item (we never retry before it). */
+export const RETRY_AFTER_CAP_MS = 60_000;
+/** Default number of retries after the first attempt (the Python SDK's max_retries). */
+export const DEFAULT_MAX_RETRIES = 3;
+/** Default per-attempt timeout (the Python SDK's 30 s). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+
+/** Network failures worth another attempt: the request may not have reached the server, or timed out. */
+export const RETRYABLE_NETWORK_CODES: ReadonlySet<string> = new Set([
+	'ECONNRESET',
+	'ECONNREFUSED',
+	'ECONNABORTED',
+	'ETIMEDOUT',
+	'ESOCKETTIMEDOUT',
+	'EPIPE',
+	'EAI_AGAIN',
+	'EHOSTUNREACH',
+	'ENETUNREACH',
+	'ERR_BAD_RESPONSE',
+	'UND_ERR_SOCKET',
+	'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export function isRetryableStatus(status: number): boolean {
+	return RETRYABLE_STATUSES.has(status);
+}
+
+export function isRetryableNetworkCode(code: string | undefined): boolean {
+	return code !== undefined && RETRYABLE_NETWORK_CODES.has(code);
+}
+
+/**
+ * Milliseconds to wait from `nowMs` according to a Retry-After value: delta-seconds ("120", "1.5")
+ * or an HTTP date. Undefined when absent or unreadable; 0 for a date in the past.
+ */
+export function parseRetryAfter(value: unknown, nowMs: number): number | undefined {
+	if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+	if (typeof value !== 'string') return undefined;
+	const text = value.trim();
+	if (text === '') return undefined;
+	if (/^\d+(\.\d+)?$/.test(text)) return Math.ceil(Number(text) * 1000);
+	const at = Date.parse(text);
+	if (Number.isNaN(at)) return undefined;
+	return Math.max(0, at - nowMs);
+}
+
+/** Exponential backoff with full jitter for retry number `retry` (1 = first retry). */
+export function backoffDelay(retry: number, random: () => number = Math.random): number {
+	const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, retry - 1));
+	// Never less than half the step, so a burst of failures does not hammer the server at once.
+	return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+export type RetryDecision =
+	| { retry: true; delayMs: number; fromServer: boolean }
+	| { retry: false; reason: 'not-retryable' | 'exhausted' | 'retry-after-too-long' };
+
+/**
+ * Whether attempt number `attempt` (1-based) that failed should be retried, and after how long.
+ * A server-given wait is obeyed exactly; one longer than the cap is not shortened but refused.
+ */
+export function decideRetry(args: {
+	attempt: number;
+	maxRetries: number;
+	retryable: boolean;
+	retryAfterMs?: number;
+	random?: () => number;
+}): RetryDecision {
+	if (!args.retryable) return { retry: false, reason: 'not-retryable' };
+	if (args.attempt > args.maxRetries) return { retry: false, reason: 'exhausted' };
+	if (args.retryAfterMs !== undefined) {
+		if (args.retryAfterMs > RETRY_AFTER_CAP_MS) return { retry: false, reason: 'retry-after-too-long' };
+		return { retry: true, delayMs: args.retryAfterMs, fromServer: true };
+	}
+	return { retry: true, delayMs: backoffDelay(args.attempt, args.random), fromServer: false };
+}
