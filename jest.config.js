@@ -1,0 +1,1 @@
+module.exports = { testEnvironment: 'node', roots: ['<rootDir>/test'], transform: { '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json', diagnostics: { warnOnly: false } }] }, testTimeout: 60000, setupFiles: ['<rootDir>/test/harness/env.js'] };
