@@ -1,0 +1,196 @@
+import {
+	BACKOFF_BASE_MS,
+	BACKOFF_MAX_MS,
+	RETRY_AFTER_CAP_MS,
+	backoffDelay,
+	decideRetry,
+	isRetryableNetworkCode,
+	isRetryableStatus,
+	parseRetryAfter,
+} from '../nodes/CloMan/transport/retry';
+import { endpointFromBaseUrl, unusableDecisionProblem } from '../nodes/CloMan/transport';
+import { excerpt, failureFromResponse, kindForStatus, networkFailure, redact } from '../nodes/CloMan/transport/errors';
+
+describe('Retry-After parsing', () => {
+	const now = Date.parse('2026-11-23T10:00:00Z');
+	test.each([
+		['0', 0],
+		['1', 1000],
+		['120', 120_000],
+		['1.5', 1500],
+		[' 7 ', 7000],
+	])('delta-seconds %p → %p ms', (value, ms) => expect(parseRetryAfter(value, now)).toBe(ms));
+
+	test('HTTP date in the future and in the past', () => {
+		expect(parseRetryAfter('Mon, 23 Nov 2026 10:00:30 GMT', now)).toBe(30_000);
+		expect(parseRetryAfter('Mon, 23 Nov 2026 09:59:00 GMT', now)).toBe(0);
+	});
+
+	test.each([[undefined], [''], ['soon'], ['-5'], [null], [{}]])('unreadable %p → undefined', (value) =>
+		expect(parseRetryAfter(value, now)).toBeUndefined(),
+	);
+
+	test('a number from the error envelope counts as seconds', () => {
+		expect(parseRetryAfter(2, 0)).toBe(2000);
+	});
+});
+
+describe('backoff', () => {
+	test('grows exponentially, jittered between half and the whole step, capped', () => {
+		for (let retry = 1; retry <= 8; retry++) {
+			const step = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (retry - 1));
+			expect(backoffDelay(retry, () => 0)).toBe(step / 2);
+			expect(backoffDelay(retry, () => 1)).toBe(step);
+		}
+		expect(backoffDelay(30, () => 1)).toBe(BACKOFF_MAX_MS);
+	});
+});
+
+describe('what is retried', () => {
+	test.each([429, 500, 502, 503, 504])('status %p is retried', (status) => expect(isRetryableStatus(status)).toBe(true));
+	test.each([200, 400, 401, 403, 404, 409, 422, 501, 505])('status %p is not', (status) =>
+		expect(isRetryableStatus(status)).toBe(false),
+	);
+	test.each(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE'])('network %p is retried', (code) =>
+		expect(isRetryableNetworkCode(code)).toBe(true),
+	);
+	test.each(['ENOTFOUND', 'CERT_HAS_EXPIRED', 'ERR_CANCELED', undefined, 'SOMETHING_NEW'])('network %p is not', (code) =>
+		expect(isRetryableNetworkCode(code)).toBe(false),
+	);
+
+	test('server waits are obeyed exactly, up to the cap; longer ones are refused, never shortened', () => {
+		expect(decideRetry({ attempt: 1, maxRetries: 3, retryable: true, retryAfterMs: 2500 })).toEqual({
+			retry: true,
+			delayMs: 2500,
+			fromServer: true,
+		});
+		expect(decideRetry({ attempt: 1, maxRetries: 3, retryable: true, retryAfterMs: RETRY_AFTER_CAP_MS + 1 })).toEqual({
+			retry: false,
+			reason: 'retry-after-too-long',
+		});
+	});
+
+	test('at most maxRetries retries; nothing for non-retryable answers', () => {
+		expect(decideRetry({ attempt: 3, maxRetries: 3, retryable: true, random: () => 0 }).retry).toBe(true);
+		expect(decideRetry({ attempt: 4, maxRetries: 3, retryable: true })).toEqual({ retry: false, reason: 'exhausted' });
+		expect(decideRetry({ attempt: 1, maxRetries: 0, retryable: true })).toEqual({ retry: false, reason: 'exhausted' });
+		expect(decideRetry({ attempt: 1, maxRetries: 3, retryable: false })).toEqual({
+			retry: false,
+			reason: 'not-retryable',
+		});
+	});
+});
+
+describe('error mapping', () => {
+	test.each([
+		[401, 'AuthenticationError'],
+		[403, 'AuthorizationError'],
+		[404, 'NotFoundError'],
+		[422, 'ValidationError'],
+		[429, 'RateLimitError'],
+		[500, 'ServerError'],
+		[502, 'ServerError'],
+		[503, 'ServerError'],
+		[400, 'CloManError'],
+	])('status %p is a %s, as in the Python SDK', (status, kind) => expect(kindForStatus(status)).toBe(kind));
+
+	test('the envelope keeps code, message, status, details and request_id', () => {
+		const failure = failureFromResponse(
+			422,
+			{ 'x-request-id': 'req_header' },
+			{
+				error: {
+					code: 'VALIDATION_ERROR',
+					message: 'context must be non-empty',
+					status: 422,
+					details: { field: 'context' },
+					request_id: 'req_body',
+				},
+			},
+			1,
+		);
+		expect(failure).toEqual({
+			kind: 'ValidationError',
+			code: 'VALIDATION_ERROR',
+			message: 'context must be non-empty',
+			status: 422,
+			details: { field: 'context' },
+			request_id: 'req_body',
+			attempts: 1,
+		});
+	});
+
+	test('an HTML page from a proxy gives a short excerpt, not a crash', () => {
+		const html = `<html><head><title>502 Bad Gateway</title></head><body>${'x'.repeat(5000)}</body></html>`;
+		const failure = failureFromResponse(502, { 'x-request-id': 'req_9' }, html, 4);
+		expect(failure.kind).toBe('ServerError');
+		expect(failure.code).toBe('LLM_SERVICE_ERROR');
+		expect(failure.message).toContain('502 Bad Gateway');
+		expect(failure.message.length).toBeLessThan(300);
+		expect(failure.request_id).toBe('req_9');
+		expect(excerpt(html).length).toBeLessThanOrEqual(201);
+	});
+
+	test('timeouts and connection failures', () => {
+		expect(networkFailure('ECONNABORTED', 'timeout of 1000ms exceeded', 2, 1000)).toMatchObject({
+			kind: 'TimeoutError',
+			code: 'TIMEOUT',
+			attempts: 2,
+		});
+		expect(networkFailure('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9', 1, 1000)).toMatchObject({
+			kind: 'ConnectionError',
+			code: 'ECONNREFUSED',
+		});
+	});
+
+	test('redact removes a secret from every string, deeply', () => {
+		expect(redact({ a: 'key=sk_1', b: ['sk_1', { c: 'x sk_1 y' }], d: 3 }, 'sk_1')).toEqual({
+			a: 'key=[redacted]',
+			b: ['[redacted]', { c: 'x [redacted] y' }],
+			d: 3,
+		});
+	});
+});
+
+describe('base URL', () => {
+	test.each([
+		['https://api.cloman.app', 'https://api.cloman.app/api/v1/public/decide'],
+		['https://api.cloman.app/', 'https://api.cloman.app/api/v1/public/decide'],
+		['http://127.0.0.1:8080//', 'http://127.0.0.1:8080/api/v1/public/decide'],
+		['  https://cloman.internal:8443  ', 'https://cloman.internal:8443/api/v1/public/decide'],
+	])('%p is accepted', (raw, url) => expect(endpointFromBaseUrl(raw)).toEqual({ url }));
+
+	test.each([
+		['ftp://api.cloman.app', /http:\/\/ or https:\/\//],
+		['api.cloman.app', /not a URL|http/],
+		['https://api.cloman .app', /spaces/],
+		['https://api.cloman.app/api/v1/public/decide', /root.*path/],
+		['https://api.cloman.app/?x=1', /root/],
+		['https://user:pw@api.cloman.app', /user name or password/],
+		['', /empty/],
+	])('%p is refused with a clear message', (raw, message) => {
+		const result = endpointFromBaseUrl(raw);
+		expect('error' in result && result.error).toMatch(message);
+	});
+});
+
+describe('a usable 200 body', () => {
+	const good = {
+		decision_id: 'dec_1',
+		decision: 'approve',
+		confidence: 0.9,
+		requires_human_review: false,
+		was_escalated: false,
+	};
+	test('is accepted', () => expect(unusableDecisionProblem(good)).toBeUndefined());
+	test.each([
+		[{ ...good, decision: undefined }, /decision/],
+		[{ ...good, decision: '  ' }, /decision/],
+		[{ ...good, confidence: '0.9' }, /confidence/],
+		[{ ...good, confidence: 1.7 }, /confidence/],
+		[{ ...good, requires_human_review: 'no' }, /requires_human_review/],
+		[{ ...good, decision_id: 5 }, /decision_id/],
+		['not json', /not a JSON object/],
+		[[good], /not a JSON object/],
+	])('%p is refused', (body, problem) => expect(unusableDecisionProblem(body)).toMatch(problem));
+});
