@@ -51,6 +51,8 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
 	const text = value.trim();
 	if (text === '') return undefined;
 	if (/^\d+(\.\d+)?$/.test(text)) return Math.ceil(Number(text) * 1000);
+	// An HTTP date names its weekday and month ("Wed, 21 Oct 2015 07:28:00 GMT"); anything else is unreadable.
+	if (!/[a-z]/i.test(text)) return undefined;
 	const at = Date.parse(text);
 	if (Number.isNaN(at)) return undefined;
 	return Math.max(0, at - nowMs);
