@@ -124,7 +124,7 @@ describe('error mapping', () => {
 		const html = `<html><head><title>502 Bad Gateway</title></head><body>${'x'.repeat(5000)}</body></html>`;
 		const failure = failureFromResponse(502, { 'x-request-id': 'req_9' }, html, 4);
 		expect(failure.kind).toBe('ServerError');
-		expect(failure.code).toBe('LLM_SERVICE_ERROR');
+		expect(failure.code).toBe('HTTP_502');
 		expect(failure.message).toContain('502 Bad Gateway');
 		expect(failure.message.length).toBeLessThan(300);
 		expect(failure.request_id).toBe('req_9');

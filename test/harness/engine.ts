@@ -185,6 +185,23 @@ export interface RunResult {
 
 export const CLOMAN_NODE_NAME = 'CloMan';
 
+/**
+ * n8n-core 1.x (n8n 1.123.x) starts SSHClientsManager's 60 s cleanup interval, on the first node run, without
+ * unref() (2.x unrefs it), so jest would not exit after the test file. Unref it; a no-op on 2.x. The
+ * manager is a DI singleton of the @n8n/di copy n8n-core itself uses, hence resolved from n8n-core's folder.
+ */
+function releaseEngineTimers(): void {
+	try {
+		const coreDir = path.dirname(require.resolve('n8n-core/package.json'));
+		const { Container } = require(require.resolve('@n8n/di', { paths: [coreDir] }));
+		const { SSHClientsManager } = require(path.join(coreDir, 'dist', 'execution-engine', 'ssh-clients-manager'));
+		const timer = Container.get(SSHClientsManager)?.cleanupTimer as NodeJS.Timeout | undefined;
+		timer?.unref?.();
+	} catch {
+		// Layout differs in this n8n-core: nothing to release.
+	}
+}
+
 /** Build a workflow Start → CloMan and run it through WorkflowExecute. */
 export async function runCloMan(options: RunOptions): Promise<RunResult> {
 	const { nodeTypes, credentialTypes } = await loadPackage();
@@ -282,6 +299,7 @@ export async function runCloMan(options: RunOptions): Promise<RunResult> {
 	options.onStart?.({ cancel: () => execution.cancel() });
 	await execution.catch(() => undefined);
 	const run = await finished;
+	releaseEngineTimers();
 	const taskData = run.data.resultData.runData[CLOMAN_NODE_NAME]?.[0];
 	const outputs = (taskData?.data?.main ?? []).map((items: INodeExecutionData[] | null) => items ?? []);
 	const error = (taskData?.error ?? undefined) as RunResult['error'];

@@ -7,7 +7,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { planRoutes, routeResponse } from '../routing';
+import { configuredOutputs, planRoutes, routeResponse } from '../routing';
 import type { RoutePlan } from '../routing';
 import type { DecideRequest, DecideResult } from '../transport';
 import { CREDENTIAL_TYPE, decide, endpointFromBaseUrl } from '../transport';
@@ -65,7 +65,6 @@ export const description: INodeProperties[] = [
 		name: 'customActionType',
 		type: 'string',
 		default: '',
-		required: true,
 		placeholder: 'e.g. vendor_onboarding',
 		description: 'Any action type your clone knows, sent as "action_type"',
 		displayOptions: show({ actionType: ['custom'] }),
@@ -352,8 +351,9 @@ function isPlainObject(value: unknown): value is IDataObject {
 
 function describeType(value: unknown): string {
 	if (value === null) return 'null';
+	if (value === undefined) return 'nothing';
 	if (Array.isArray(value)) return 'an array';
-	return typeof value === 'string' ? 'a string' : `a ${typeof value}`;
+	return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /** Build item `i`'s request from the parameters, or say which field is wrong. */
@@ -451,7 +451,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	const continueOnFail = this.continueOnFail();
 	const toErrorOutput = continueOnFail && node.onError === 'continueErrorOutput';
 
-	let plan: RoutePlan;
+	let plan: RoutePlan | undefined;
 	let settings: Settings;
 	let endpoint: string;
 	let apiKey = '';
@@ -476,9 +476,25 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		endpoint = parsed.url;
 	} catch (error) {
 		// Settings shared by all items are wrong: nothing can be sent.
-		throw new NodeOperationError(node, redact((error as Error).message, apiKey), {
-			description: 'Fix the node or credential settings; no request was sent.',
+		const message = redact((error as Error).message, apiKey);
+		if (!continueOnFail) {
+			throw new NodeOperationError(node, message, {
+				description: 'Fix the node or credential settings; no request was sent.',
+			});
+		}
+		// Under "Continue", every item fails with it: none may pass as if it had been decided.
+		const failure: CloManFailure = { kind: 'InputError', code: 'INVALID_SETTINGS', message, details: {}, attempts: 0 };
+		const count = asTool ? 1 : configuredOutputs(node.parameters).length;
+		const failed: INodeExecutionData[][] = Array.from({ length: count }, () => []);
+		const target = toErrorOutput ? 0 : (plan?.failureOutput ?? count - 1);
+		items.forEach((item, i) => {
+			const errorJson = failureJson(failure, i);
+			failed[target].push({
+				json: toErrorOutput ? { error: errorJson } : { ...item.json, error: errorJson },
+				pairedItem: { item: i },
+			});
 		});
+		return failed;
 	}
 
 	const outputs: INodeExecutionData[][] = Array.from({ length: plan.outputCount }, () => []);
@@ -488,7 +504,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	const requests = items.map((item, i) => buildRequest(this, i, item));
 	if (!continueOnFail) {
 		const index = requests.findIndex(isFailure);
-		if (index >= 0) throw toNodeError(node, requests[index] as CloManFailure, index);
+		if (index >= 0) throw toNodeError(node, redact(requests[index] as CloManFailure, apiKey), index);
 	}
 
 	// 2. Send them, a bounded number at a time, sharing one rate-limit state.
@@ -517,6 +533,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					maxRetries: settings.maxRetries,
 					limiter,
 					signal,
+					secret: apiKey,
 				});
 			} catch (error) {
 				if (error instanceof CancelledError) {

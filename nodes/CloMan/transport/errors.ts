@@ -37,19 +37,6 @@ const KIND_BY_STATUS: Record<number, CloManErrorKind> = {
 	429: 'RateLimitError',
 };
 
-const DEFAULT_CODE_BY_STATUS: Record<number, string> = {
-	400: 'BAD_REQUEST',
-	401: 'AUTHENTICATION_ERROR',
-	403: 'AUTHORIZATION_ERROR',
-	404: 'CLONE_NOT_FOUND',
-	422: 'VALIDATION_ERROR',
-	429: 'RATE_LIMIT_EXCEEDED',
-	500: 'INTERNAL_ERROR',
-	502: 'LLM_SERVICE_ERROR',
-	503: 'SERVICE_UNAVAILABLE',
-	504: 'GATEWAY_TIMEOUT',
-};
-
 export function kindForStatus(status: number): CloManErrorKind {
 	return KIND_BY_STATUS[status] ?? (status >= 500 ? 'ServerError' : 'CloManError');
 }
@@ -99,8 +86,8 @@ export function failureFromResponse(
 ): CloManFailure {
 	const envelope = isObject(body) && isObject(body.error) ? body.error : undefined;
 	const kind = kindForStatus(status);
-	const code =
-		typeof envelope?.code === 'string' ? envelope.code : (DEFAULT_CODE_BY_STATUS[status] ?? `HTTP_${status}`);
+	// Without a CloMan envelope (a proxy's page, say) we do not claim the API's code for it.
+	const code = typeof envelope?.code === 'string' ? envelope.code : `HTTP_${status}`;
 	const message =
 		typeof envelope?.message === 'string'
 			? envelope.message

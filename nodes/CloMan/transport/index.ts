@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions, IHttpRequestOptions } from 'n8n-workflow';
 
 import type { CloManFailure } from './errors';
-import { failureFromResponse, invalidResponseFailure, networkFailure } from './errors';
+import { failureFromResponse, invalidResponseFailure, networkFailure, redact } from './errors';
 import type { RequestLimiter } from './limiter';
 import { CancelledError, wait } from './limiter';
 import { decideRetry, isRetryableNetworkCode, isRetryableStatus, parseRetryAfter } from './retry';
@@ -34,6 +34,8 @@ export interface DecideOptions {
 	maxRetries: number;
 	limiter: RequestLimiter;
 	signal?: AbortSignal;
+	/** Removed from anything the server echoes before it is cut into excerpts. */
+	secret?: string;
 }
 
 /**
@@ -107,6 +109,12 @@ function errorCode(error: unknown): string | undefined {
 		if (typeof code === 'string' && code !== '') return code;
 		current = (current as { cause?: unknown }).cause;
 	}
+	// n8n-workflow 1.x's NodeApiError loses an Error cause (a class field resets it); what survives is
+	// httpCode: the socket's code when no response came (ECONNABORTED, ECONNRESET, ...), or a status
+	// when the response broke off in the body (with ignoreHttpStatusErrors nothing else throws with one).
+	const httpCode = isObject(error) ? (error as { httpCode?: unknown }).httpCode : undefined;
+	if (typeof httpCode === 'string' && /^[A-Z][A-Z0-9_]+$/.test(httpCode)) return httpCode;
+	if (typeof httpCode === 'string' && /^\d{3}$/.test(httpCode)) return 'ERR_BAD_RESPONSE';
 	return undefined;
 }
 
@@ -181,7 +189,8 @@ export async function decide(
 					};
 				}
 				// Never retried: the server may already have recorded this decision.
-				return { ok: false, failure: invalidResponseFailure(problem, status, headers, parsed, attempt) };
+				const echoed = redact(parsed, options.secret ?? '');
+				return { ok: false, failure: invalidResponseFailure(problem, status, headers, echoed, attempt) };
 			}
 			const envelope = isObject(parsed) && isObject(parsed.error) ? parsed.error : undefined;
 			const details = isObject(envelope?.details) ? envelope.details : undefined;
@@ -189,7 +198,7 @@ export async function decide(
 			failure = failureFromResponse(
 				status,
 				headers,
-				parsed,
+				redact(parsed, options.secret ?? ''),
 				attempt,
 				retryAfterMs === undefined ? undefined : retryAfterMs / 1000,
 			);

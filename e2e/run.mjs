@@ -1,0 +1,529 @@
+// End-to-end tier: the packed n8n-nodes-cloman inside real n8n (npm run test:e2e).
+//
+// For each n8n line (2.41.1 on Node 24, 1.123.81 on Node 20; N8N_LINE=2 or N8N_LINE=1 picks one):
+// install the tarball as a community package, import the example workflows and credentials, run
+// the examples headlessly against the CloMan stand-in and check every item's output; then start
+// n8n and check, over its REST API as the owner, the node and credential types it serves and the
+// credential Test button; and once, in Debian's chromium, add the node from the node panel.
+// Ends with one line "e2e: N passed, N failed" and exits non-zero on any failure.
+//
+// E2E_BROWSER=0 skips the browser check.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+import {
+	CREDENTIAL_TYPE,
+	DEMO_CREDENTIAL,
+	EXAMPLES,
+	LINES,
+	NODE_TYPE,
+	PACKAGE_NAME,
+	ROOT,
+	TOOL_NODE_TYPE,
+	buildAndPack,
+	ensureN8n,
+	ensureRepoDeps,
+	executeWorkflow,
+	importCredentials,
+	importWorkflows,
+	installCleanup,
+	killAll,
+	log,
+	n8nCli,
+	nodeItems,
+	nodeOutputs,
+	parseRawOutput,
+	phase,
+	prepareInstance,
+	printTimings,
+	restLogin,
+	startN8n,
+} from '../scripts/lib/harness.mjs';
+import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSession, prepareBrowser, screenshotWorkflow } from './browser.mjs';
+
+const require = createRequire(import.meta.url);
+
+// ---------------------------------------------------------------------------------------------
+// A minimal check runner: every check is counted; a failing one does not stop the others.
+
+const results = [];
+
+async function check(name, fn) {
+	try {
+		await fn();
+		results.push({ name, ok: true });
+		log(`  ✔ ${name}`);
+		return true;
+	} catch (error) {
+		results.push({ name, ok: false, error });
+		log(`  ✘ ${name}\n      ${String(error?.message ?? error).split('\n').join('\n      ')}`);
+		return false;
+	}
+}
+
+function skipped(name, reason) {
+	results.push({ name, ok: false, error: new Error(reason) });
+	log(`  ✘ ${name}\n      not run: ${reason}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expectations, computed from the stand-in's own default policy (test/standin/server.js)
+
+const GOOD_KEY = 'cloman_sk_test_good';
+const CREDENTIALS = {
+	good: { ...DEMO_CREDENTIAL, apiKey: GOOD_KEY },
+	badKey: { id: 'ClomanCredBadKey', name: 'CloMan (wrong key)', apiKey: 'cloman_sk_not_a_real_key' },
+	noScope: { id: 'ClomanCredNoScop', name: 'CloMan (key without decide scope)', apiKey: 'cloman_sk_test_noscope' },
+	orphan: { id: 'ClomanCredOrphan', name: 'CloMan (key without clone)', apiKey: 'cloman_sk_test_orphan' },
+};
+
+/** The items a Code node of an example emits, by running its jsCode the way n8n's Code node would. */
+function codeNodeItems(file, nodeName) {
+	const workflow = JSON.parse(fs.readFileSync(file, 'utf8'));
+	const node = workflow.nodes.find((n) => n.name === nodeName);
+	// eslint-disable-next-line no-new-func
+	return new Function(node.parameters.jsCode)().map((i) => i.json);
+}
+
+const needsReview = (d) => d.requires_human_review === true || d.was_escalated === true;
+
+function idsOf(items) {
+	return items.map((i) => i.json.id);
+}
+
+function sameIds(actual, expected, label) {
+	assert.deepEqual([...actual].sort(), [...expected].sort(), `${label}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function checkBatchExample(instance, standin, prefix) {
+	const inputs = codeNodeItems(EXAMPLES.batch.file, 'Refund requests');
+	const { defaultPolicy } = require('../test/standin/server.js');
+	const expected = inputs.map((input) => ({ input, decision: defaultPolicy({ data: input }) }));
+	const expectApproved = expected.filter((e) => !needsReview(e.decision)).map((e) => e.input.id);
+	const expectReview = expected.filter((e) => needsReview(e.decision)).map((e) => e.input.id);
+
+	standin.reset();
+	let run;
+	const ran = await check(`${prefix} batch example: n8n execute succeeds`, async () => {
+		({ run } = await executeWorkflow(instance, EXAMPLES.batch.id));
+		assert.equal(run.status ?? 'success', 'success');
+	});
+	if (!ran) return;
+
+	const outputs = nodeOutputs(run, 'CloMan');
+	await check(`${prefix} batch example: every one of ${inputs.length} input items leaves CloMan on exactly one output`, () => {
+		assert.ok(outputs, 'the CloMan node did not run');
+		assert.equal(outputs.length, 2, `CloMan has ${outputs?.length} outputs, expected 2 (Approved, Needs Review)`);
+		const all = outputs.flatMap(idsOf);
+		sameIds(all, inputs.map((i) => i.id), 'items over all outputs');
+		assert.equal(new Set(all).size, all.length, 'an item came out twice');
+	});
+	await check(`${prefix} batch example: Approved ${expectApproved.length} / Needs Review ${expectReview.length}, as the stand-in's policy decides`, () => {
+		sameIds(idsOf(outputs[0]), expectApproved, 'Approved');
+		sameIds(idsOf(outputs[1]), expectReview, 'Needs Review');
+		for (const { input, decision } of expected) {
+			const item = outputs.flat().find((i) => i.json.id === input.id);
+			assert.equal(item.json.cloman?.decision, decision.decision, `${input.id}: decision`);
+			assert.equal(item.json.cloman?.confidence, decision.confidence, `${input.id}: confidence`);
+			assert.equal(item.json.customer, input.customer, `${input.id}: the input fields stay beside "cloman"`);
+			assert.equal(typeof item.json.cloman?.decision_id, 'string', `${input.id}: decision_id`);
+		}
+	});
+	await check(`${prefix} batch example: downstream steps (refunded, declined, queued for review)`, () => {
+		const approved = expected.filter((e) => !needsReview(e.decision));
+		const refunded = approved.filter((e) => e.decision.decision === 'approve').map((e) => e.input.id);
+		const declined = approved.filter((e) => e.decision.decision !== 'approve').map((e) => e.input.id);
+		const marked = nodeItems(run, 'Mark refunded');
+		sameIds(idsOf(marked), refunded, 'Mark refunded');
+		assert.ok(marked.every((i) => i.json.status === 'refunded'));
+		sameIds(idsOf(nodeItems(run, 'Mark declined')), declined, 'Mark declined');
+		const queued = nodeItems(run, 'Queue for review');
+		sameIds(idsOf(queued), expectReview, 'Queue for review (one Loop Over Items round each)');
+		assert.ok(queued.every((i) => i.json.status === 'awaiting_review'));
+		assert.equal(nodeItems(run, 'Reviewer link').length + nodeItems(run, 'Wait for reviewer').length, 0, 'the review form is used only when a reviewer is on duty');
+		sameIds(idsOf(nodeItems(run, 'Reviews done')), expectReview, 'Loop Over Items "done"');
+	});
+	await check(`${prefix} batch example: the stand-in got one decide request per item, with the key header and typed data`, () => {
+		const decides = standin.requests.filter((r) => r.path === '/api/v1/public/decide');
+		assert.equal(decides.length, inputs.length, `${decides.length} requests`);
+		for (const r of decides) {
+			assert.equal(r.headers['x-api-key'], GOOD_KEY, 'X-API-Key header');
+			assert.equal(r.status, 200, `status ${r.status}`);
+			assert.equal(r.body.action_type, 'refund');
+			const input = inputs.find((i) => i.id === r.body.data.id);
+			assert.ok(input, `request for unknown id ${r.body?.data?.id}`);
+			assert.ok(r.body.context.includes(input.id), 'context built from the item');
+			assert.deepEqual(r.body.data.amount ?? null, input.amount, `${input.id}: data.amount keeps its type`);
+			assert.equal(r.body.data.reason, input.reason);
+		}
+	});
+}
+
+async function checkRouteExample(instance, standin, prefix) {
+	const inputs = codeNodeItems(EXAMPLES.route.file, 'Purchase requests');
+	const { defaultPolicy } = require('../test/standin/server.js');
+	const failing = inputs.filter((i) => i.question.trim() === '').map((i) => i.id);
+	const decided = inputs.filter((i) => i.question.trim() !== '');
+	const byDecision = (d) => decided.filter((i) => defaultPolicy({ data: i }).decision === d).map((i) => i.id);
+	const expectApprove = byDecision('approve');
+	const expectDeny = byDecision('deny');
+	const expectOther = decided.filter((i) => !['approve', 'deny'].includes(defaultPolicy({ data: i }).decision)).map((i) => i.id);
+
+	standin.reset();
+	let run;
+	const ran = await check(`${prefix} route example: n8n execute succeeds although items fail (error output in use)`, async () => {
+		({ run } = await executeWorkflow(instance, EXAMPLES.route.id));
+	});
+	if (!ran) return;
+	const outputs = nodeOutputs(run, 'CloMan');
+	const inputIdOf = (item) => inputs[item.pairedItem?.item ?? item.pairedItem?.[0]?.item]?.id;
+	await check(
+		`${prefix} route example: approve ${expectApprove.length} / deny ${expectDeny.length} / Other ${expectOther.length} / error output ${failing.length}`,
+		() => {
+			assert.ok(outputs, 'the CloMan node did not run');
+			assert.equal(outputs.length, 4, `CloMan has ${outputs.length} outputs, expected 4 (Approve, Deny, Other, error)`);
+			sameIds(idsOf(outputs[0]), expectApprove, 'Approve');
+			sameIds(idsOf(outputs[1]), expectDeny, 'Deny');
+			sameIds(idsOf(outputs[2]), expectOther, 'Other');
+			sameIds(outputs[3].map(inputIdOf), failing, 'error output (by paired input item)');
+			const all = [...outputs.slice(0, 3).flatMap(idsOf), ...outputs[3].map(inputIdOf)];
+			sameIds(all, inputs.map((i) => i.id), 'every input item on exactly one output');
+		},
+	);
+	await check(`${prefix} route example: failed items carry the error (empty context) on the error output`, () => {
+		for (const item of outputs[3]) {
+			assert.ok(item.json.error, `error item without "error": ${JSON.stringify(item.json)}`);
+			assert.equal(item.json.id, inputIdOf(item), `the error item keeps its input fields: ${JSON.stringify(item.json)}`);
+			const message = item.json.error.message ?? String(item.json.error);
+			assert.match(message, /context/i, `error message: ${message}`);
+		}
+		const logged = nodeItems(run, 'Log failure');
+		assert.equal(logged.length, failing.length);
+		assert.ok(logged.every((i) => i.json.status === 'failed' && /context/i.test(i.json.failure)), JSON.stringify(logged.map((i) => i.json)));
+	});
+	await check(`${prefix} route example: downstream nodes got their items; no request was sent for the failing ones`, () => {
+		sameIds(idsOf(nodeItems(run, 'Place order')), expectApprove, 'Place order');
+		sameIds(idsOf(nodeItems(run, 'Tell requester: denied')), expectDeny, 'Tell requester: denied');
+		sameIds(idsOf(nodeItems(run, 'Ask for details')), expectOther, 'Ask for details');
+		const decides = standin.requests.filter((r) => r.path === '/api/v1/public/decide');
+		assert.equal(decides.length, decided.length, `${decides.length} decide requests, expected ${decided.length}`);
+		assert.ok(decides.every((r) => r.body.action_type === 'purchase'));
+	});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The human step: the batch example with its reviewer switch on. `n8n execute` leaves the run
+// waiting on the Wait node's form; the running server then resumes it once per submitted form.
+
+const REVIEW_VARIANT_ID = 'ClomanBatchReview';
+
+/** The scheduled example with waitForReviewer on (a copy; the example itself keeps it off). */
+function writeReviewVariant(dir) {
+	const workflow = JSON.parse(fs.readFileSync(EXAMPLES.batch.file, 'utf8'));
+	workflow.id = REVIEW_VARIANT_ID;
+	workflow.name += ' (reviewer on duty)';
+	const settings = workflow.nodes.find((n) => n.name === 'Review settings');
+	settings.parameters.assignments.assignments.find((a) => a.name === 'waitForReviewer').value = true;
+	// Webhook ids of Wait nodes are unique per instance.
+	workflow.nodes.find((n) => n.name === 'Wait for reviewer').webhookId = '5e0d1a7e-0000-4000-8000-00000000e2e1';
+	const file = path.join(dir, 'scheduled-batch-approvals-reviewer-on-duty.json');
+	fs.writeFileSync(file, JSON.stringify(workflow, null, 2));
+	return file;
+}
+
+function expectedReviewIds() {
+	const { defaultPolicy } = require('../test/standin/server.js');
+	return codeNodeItems(EXAMPLES.batch.file, 'Refund requests')
+		.filter((input) => needsReview(defaultPolicy({ data: input })))
+		.map((input) => input.id);
+}
+
+const lastJson = (run, node) => run.data.resultData.runData[node]?.at(-1)?.data?.main?.[0]?.[0]?.json;
+
+/** Runs the reviewer-on-duty variant headlessly; it must stop waiting on the first form. */
+async function startReviewRun(instance, prefix) {
+	let started;
+	await check(`${prefix} human step: with a reviewer on duty the run waits on the first review form`, async () => {
+		const r = await n8nCli(instance, ['execute', `--id=${REVIEW_VARIANT_ID}`, '--rawOutput'], { allowFail: true });
+		const run = parseRawOutput(r.stdout);
+		assert.equal(run.status, 'waiting', `status ${run.status} (exit ${r.code})`);
+		assert.equal(run.data.resultData.runData['Wait for reviewer']?.length, 1, 'the Wait node ran once');
+		const link = lastJson(run, 'Reviewer link');
+		assert.equal(link?.id, expectedReviewIds()[0], `first item to review: ${link?.id}`);
+		assert.match(link.reviewFormUrl, new RegExp(`^${instance.url}/form-waiting/\\d+`), link.reviewFormUrl);
+		started = { formUrl: link.reviewFormUrl, executionId: new URL(link.reviewFormUrl).pathname.split('/').pop() };
+	});
+	return started;
+}
+
+/** Answers every review form through n8n's form endpoint, as a reviewer would, until the run ends. */
+async function answerReviewForms(instance, api, started, prefix) {
+	const expected = expectedReviewIds();
+	const answers = expected.map((id, i) => ({ id, decision: i % 2 === 0 ? 'Refund' : 'Decline', note: `e2e reviewer: ${id}` }));
+	const { parse } = createRequire(path.join(instance.n8n.dir, 'node_modules', 'n8n', 'package.json'))('flatted');
+	const execution = async () => {
+		const r = await api.get(`/rest/executions/${started.executionId}`);
+		assert.equal(r.status, 200, `GET /rest/executions/${started.executionId}: ${r.status}`);
+		return { status: r.json.data.status, data: parse(r.json.data.data) };
+	};
+	await check(`${prefix} human step: ${answers.length} review forms answered in turn; the run resumes and finishes`, async () => {
+		let formUrl = started.formUrl;
+		for (const [i, answer] of answers.entries()) {
+			const page = await fetch(formUrl);
+			const html = await page.text();
+			assert.equal(page.status, 200, `GET form ${i + 1}: ${page.status}`);
+			assert.ok(html.includes('Refund review') && html.includes(answer.id), `form ${i + 1} is not the review form for ${answer.id}`);
+			const form = new FormData();
+			form.append('field-0', answer.decision);
+			form.append('field-1', answer.note);
+			const posted = await fetch(formUrl, { method: 'POST', body: form });
+			assert.equal(posted.status, 200, `POST form ${i + 1}: ${posted.status} ${await posted.text()}`);
+			const deadline = Date.now() + 60_000;
+			let state;
+			for (;;) {
+				state = await execution();
+				const reviewed = state.data.resultData.runData['Record review']?.length ?? 0;
+				if (reviewed === i + 1 && (state.status === 'waiting' || state.status === 'success')) break;
+				if (['error', 'crashed', 'canceled'].includes(state.status)) throw new Error(`the run ended with status ${state.status}`);
+				if (Date.now() > deadline) throw new Error(`form ${i + 1}: the run did not move on (status ${state.status}, ${reviewed} reviewed)`);
+				await new Promise((r) => setTimeout(r, 300));
+			}
+			if (i < answers.length - 1) {
+				assert.equal(state.status, 'waiting', `after form ${i + 1}: ${state.status}`);
+				formUrl = state.data.resultData.runData['Reviewer link'].at(-1).data.main[0][0].json.reviewFormUrl;
+			} else {
+				assert.equal(state.status, 'success', `after the last form: ${state.status}`);
+				const recorded = state.data.resultData.runData['Record review'].map((run) => run.data.main[0][0].json);
+				assert.deepEqual(
+					recorded.map((j) => [j.id, j.status, j.reviewNote]),
+					answers.map((a) => [a.id, a.decision === 'Refund' ? 'refunded' : 'declined', a.note]),
+				);
+				const done = state.data.resultData.runData['Reviews done']?.[0]?.data?.main?.[0] ?? [];
+				assert.equal(done.length, answers.length, 'Loop Over Items "done" has every reviewed item');
+			}
+		}
+	});
+}
+
+async function checkServer(instance, standin, prefix, { browserTools, artifacts, reviewRun }) {
+	let server;
+	try {
+		server = await phase(`${prefix} n8n start`, () => startN8n(instance));
+	} catch (error) {
+		skipped(`${prefix} n8n start serves the editor and REST API`, error.message);
+		return;
+	}
+	try {
+		let api;
+		const loggedIn = await check(`${prefix} REST: log in as the instance owner`, async () => {
+			api = await restLogin(instance);
+		});
+		if (loggedIn) {
+			await check(`${prefix} REST: node types include ${NODE_TYPE} and ${TOOL_NODE_TYPE}; credential types include ${CREDENTIAL_TYPE}`, async () => {
+				const nodes = await api.get('/types/nodes.json');
+				assert.equal(nodes.status, 200, `/types/nodes.json: ${nodes.status}`);
+				const names = new Set(nodes.json.map((n) => n.name));
+				assert.ok(names.has(NODE_TYPE), `${NODE_TYPE} is not served (${nodes.json.length} node types)`);
+				assert.ok(names.has(TOOL_NODE_TYPE), `${TOOL_NODE_TYPE} is not served`);
+				const main = nodes.json.find((n) => n.name === NODE_TYPE);
+				assert.equal(main.displayName, 'CloMan');
+				assert.ok(main.credentials?.some((c) => c.name === CREDENTIAL_TYPE), 'the node asks for the cloManApi credential');
+				const credentials = await api.get('/types/credentials.json');
+				assert.equal(credentials.status, 200);
+				assert.ok(credentials.json.some((c) => c.name === CREDENTIAL_TYPE), `${CREDENTIAL_TYPE} is not served`);
+			});
+			await check(`${prefix} REST: the example workflows are there for the owner`, async () => {
+				for (const example of Object.values(EXAMPLES)) {
+					const r = await api.get(`/rest/workflows/${example.id}`);
+					assert.equal(r.status, 200, `${example.id}: ${r.status}`);
+					assert.ok(r.json.data.nodes.some((n) => n.type === NODE_TYPE), `${example.id} has no CloMan node`);
+				}
+			});
+			const test = async (credential) => {
+				const r = await api.post('/rest/credentials/test', {
+					credentials: {
+						id: credential.id,
+						name: credential.name,
+						type: CREDENTIAL_TYPE,
+						data: { apiKey: credential.apiKey, baseUrl: standin.url },
+					},
+				});
+				assert.equal(r.status, 200, `/rest/credentials/test: ${r.status} ${r.text.slice(0, 300)}`);
+				return r.json.data;
+			};
+			await check(`${prefix} credential Test button: a good key passes`, async () => {
+				const result = await test(CREDENTIALS.good);
+				assert.equal(result.status, 'OK', JSON.stringify(result));
+			});
+			await check(`${prefix} credential Test button: a wrong key fails (401)`, async () => {
+				const result = await test(CREDENTIALS.badKey);
+				assert.equal(result.status, 'Error', JSON.stringify(result));
+				assert.match(result.message, /401|key/i, result.message);
+			});
+			await check(`${prefix} credential Test button: a key without the decide scope fails (403)`, async () => {
+				const result = await test(CREDENTIALS.noScope);
+				assert.equal(result.status, 'Error', JSON.stringify(result));
+				assert.match(result.message, /403|scope/i, result.message);
+			});
+			await check(`${prefix} credential Test button: a key not linked to a clone fails (404)`, async () => {
+				const result = await test(CREDENTIALS.orphan);
+				assert.equal(result.status, 'Error', JSON.stringify(result));
+				assert.match(result.message, /404|clone/i, result.message);
+			});
+			if (reviewRun) await phase(`${prefix} answer the review forms`, () => answerReviewForms(instance, api, reviewRun, prefix));
+		}
+
+		if (browserTools) {
+			await phase(`${prefix} browser (chromium)`, async () => {
+				let session;
+				const opened = await check(`${prefix} browser: log in to the editor`, async () => {
+					session = await openSession(browserTools, instance);
+				});
+				if (!opened) return;
+				try {
+					const shot = path.join(artifacts, `n8n${instance.lineInfo.line}-new-workflow-cloman.png`);
+					await check(`${prefix} browser: the node panel finds "CloMan" and adds it; the canvas shows its outputs`, async () => {
+						const seen = await addCloManToNewWorkflow(session, instance, shot);
+						assert.ok(seen.nodes.includes('CloMan'), `canvas nodes: ${JSON.stringify(seen.nodes)}`);
+						assert.deepEqual(
+							seen.outputs.map((o) => o.label),
+							['Approved', 'Needs Review'],
+							`output labels: ${JSON.stringify(seen.outputs)}`,
+						);
+						for (const p of ['context', 'actionType', 'dataMode', 'routeBy']) {
+							assert.ok(seen.parameters.includes(p), `the node's panel lacks ${p}: ${JSON.stringify(seen.parameters)}`);
+						}
+						log(`      screenshot: ${path.relative(ROOT, shot)}`);
+					});
+					await check(`${prefix} browser: the route-by-decision example shows outputs Approve, Deny, Other and the error output`, async () => {
+						const file = path.join(artifacts, `n8n${instance.lineInfo.line}-route-by-decision.png`);
+						const labels = await screenshotWorkflow(session, instance, EXAMPLES.route.id, file);
+						assert.deepEqual(labels.map((l) => l.label), ['Approve', 'Deny', 'Other', 'Error'], JSON.stringify(labels));
+						const batchFile = path.join(artifacts, `n8n${instance.lineInfo.line}-scheduled-batch-approvals.png`);
+						await screenshotWorkflow(session, instance, EXAMPLES.batch.id, batchFile);
+						log(`      screenshots: ${path.relative(ROOT, file)}, ${path.relative(ROOT, batchFile)}`);
+					});
+					await check(`${prefix} browser: nothing but n8n's own package lookup tried to leave 127.0.0.1 (blocked)`, () => {
+						const unexpected = [...new Set(session.outside)].filter((u) => !isEditorPackageLookup(u, PACKAGE_NAME));
+						assert.deepEqual(unexpected, [], 'requests outside 127.0.0.1');
+						if (session.outside.length > 0) log(`      blocked n8n's npm lookup of ${PACKAGE_NAME} (${session.outside.length} requests)`);
+					});
+				} finally {
+					await session.close();
+				}
+			});
+		}
+	} finally {
+		await server.stop();
+	}
+}
+
+async function runLine(lineInfo, { pack, installed, standin, browserTools, artifacts }) {
+	const prefix = `[n8n ${lineInfo.version}]`;
+	log(`\n━━ n8n ${lineInfo.version} ━━`);
+	if (installed.status !== 'fulfilled') {
+		skipped(`${prefix} n8n installs`, installed.reason?.message ?? String(installed.reason));
+		return;
+	}
+	log(`  n8n ${lineInfo.version} on Node ${installed.value.node.version}${installed.value.cached ? ' (cached)' : ''}`);
+	let instance;
+	const ready = await check(`${prefix} the packed tarball installs as a community package (.n8n/nodes)`, async () => {
+		instance = await phase(`${prefix} user folder + npm install of the tarball`, () =>
+			prepareInstance({ name: `e2e-n8n${lineInfo.line}`, lineInfo, tarball: pack.tarball }),
+		);
+		const pkg = JSON.parse(fs.readFileSync(path.join(instance.nodesDir, 'package.json'), 'utf8'));
+		assert.ok(pkg.dependencies?.[PACKAGE_NAME], `nodes/package.json lists ${JSON.stringify(pkg.dependencies)}`);
+	});
+	if (!ready) return;
+	const imported = await check(`${prefix} import:credentials and import:workflow`, () =>
+		phase(`${prefix} import credentials + example workflows`, async () => {
+			await importCredentials(
+				instance,
+				Object.values(CREDENTIALS).map((c) => ({
+					id: c.id,
+					name: c.name,
+					type: CREDENTIAL_TYPE,
+					data: { apiKey: c.apiKey, baseUrl: standin.url },
+				})),
+			);
+			await importWorkflows(instance, [EXAMPLES.batch.file, EXAMPLES.route.file, writeReviewVariant(instance.userFolder)]);
+		}),
+	);
+	if (!imported) return;
+	await phase(`${prefix} execute the batch example`, () => checkBatchExample(instance, standin, prefix));
+	await phase(`${prefix} execute the route example`, () => checkRouteExample(instance, standin, prefix));
+	standin.reset();
+	const reviewRun = await phase(`${prefix} execute the batch example with a reviewer on duty`, () => startReviewRun(instance, prefix));
+	await checkServer(instance, standin, prefix, { browserTools, artifacts, reviewRun });
+}
+
+async function main() {
+	installCleanup();
+	const which = (process.env.N8N_LINE || 'all').trim();
+	const lines = which === 'all' ? [LINES[2], LINES[1]] : which.split(',').map((l) => LINES[l.trim()]);
+	if (lines.some((l) => !l)) throw new Error(`N8N_LINE must be 2, 1 or all, not "${which}"`);
+	const wantBrowser = process.env.E2E_BROWSER !== '0';
+	const artifacts = artifactsDir(ROOT);
+	log(`e2e: n8n ${lines.map((l) => l.version).join(' and ')}; browser check ${wantBrowser ? 'on' : 'off'}; artifacts in ${path.relative(ROOT, artifacts)}`);
+
+	await phase('repository dependencies', ensureRepoDeps);
+	// The slow parts in parallel: the n8n installs (network, then native builds), build + pack, the browser.
+	const [packed, browserReady, ...installs] = await Promise.allSettled([
+		phase('npm run build + npm pack', buildAndPack),
+		wantBrowser ? phase('chromium (apt) + playwright-core (.cache)', prepareBrowser) : Promise.resolve(undefined),
+		...lines.map((l) => phase(`n8n ${l.version} (${l.node === 'node24' ? 'Node 24' : 'system Node'})`, () => ensureN8n(l))),
+	]);
+	const packOk = await check('npm pack: the tarball holds the built node and credential', () => {
+		if (packed.status !== 'fulfilled') throw packed.reason;
+		log(`      ${path.relative(ROOT, packed.value.tarball)}: ${packed.value.files.length} files, ${packed.value.size} bytes`);
+	});
+	let browserTools;
+	if (wantBrowser) {
+		const ok = await check('browser tools: Debian chromium + playwright-core', () => {
+			if (browserReady.status !== 'fulfilled') throw browserReady.reason;
+			log(`      ${browserReady.value.chromium.version}; playwright-core ${browserReady.value.playwrightVersion}`);
+		});
+		if (ok) browserTools = browserReady.value;
+	}
+	if (!packOk) return;
+
+	const { startStandin } = require('../test/standin/server.js');
+	const standin = await startStandin({ lifetimeMs: 2 * 3600_000 });
+	log(`CloMan stand-in at ${standin.url}`);
+	try {
+		for (const [i, lineInfo] of lines.entries()) {
+			// One real-browser check: on the first line run (2.41.1 unless N8N_LINE says otherwise).
+			await runLine(lineInfo, {
+				pack: packed.value,
+				installed: installs[i],
+				standin,
+				browserTools: i === 0 ? browserTools : undefined,
+				artifacts,
+			});
+		}
+	} finally {
+		await standin.close();
+	}
+}
+
+let crashed;
+try {
+	await main();
+} catch (error) {
+	crashed = error;
+	results.push({ name: 'e2e runner', ok: false, error });
+	log(`e2e runner crashed: ${error.stack ?? error}`);
+}
+killAll();
+printTimings('e2e timings');
+const failed = results.filter((r) => !r.ok);
+if (failed.length > 0) {
+	process.stdout.write('\nFailed:\n');
+	for (const f of failed) process.stdout.write(`  ✘ ${f.name}: ${String(f.error?.message ?? f.error).split('\n')[0]}\n`);
+}
+process.stdout.write(`\ne2e: ${results.length - failed.length} passed, ${failed.length} failed\n`);
+process.exit(failed.length > 0 || crashed ? 1 : 0);
