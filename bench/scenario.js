@@ -14,7 +14,12 @@ const os = require('node:os');
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
 
-process.env.N8N_USER_FOLDER ??= fs.mkdtempSync(path.join(os.tmpdir(), 'cloman-bench-n8n-'));
+// n8n-core writes its settings under N8N_USER_FOLDER on first use: a throw-away folder, removed on exit.
+if (!process.env.N8N_USER_FOLDER) {
+	const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cloman-bench-n8n-'));
+	process.env.N8N_USER_FOLDER = folder;
+	process.on('exit', () => fs.rmSync(folder, { recursive: true, force: true }));
+}
 process.env.N8N_DIAGNOSTICS_ENABLED = 'false';
 process.env.N8N_LOG_LEVEL ??= 'silent';
 
