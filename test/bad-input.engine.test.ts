@@ -175,3 +175,53 @@ describe('node-level: a bad Base URL or API key in the credential', () => {
 		},
 	);
 });
+
+describe('an expression that cannot be evaluated for some items', () => {
+	// n8n turns most runtime errors inside an expression into an empty value (caught as "not text"
+	// above), but an ExpressionError, such as a reference to a node that does not exist, is thrown by
+	// getNodeParameter. That item fails alone, named with its field, like any other bad input.
+	const parameters = {
+		operation: 'decide',
+		context: "={{ $json.customer ? 'Refund for ' + $json.customer + '?' : $('No Such Node').item.json.customer }}",
+		dataMode: 'inputItem',
+		routeBy: 'single',
+		options: { concurrency: 2, maxRetries: 0 },
+	};
+	const items = [
+		{ tag: 'e0', amount: 5, customer: 'Ada' },
+		{ tag: 'e1', amount: 5 },
+		{ tag: 'e2', amount: 5, customer: 'Bo' },
+		{ tag: 'e3', amount: 5, customer: '' },
+	];
+
+	test('Continue using error output: items 1 and 3 fail naming Context, 0 and 2 are decided', async () => {
+		const result = await runCloMan({
+			items,
+			parameters,
+			credential: { apiKey: GOOD_KEY, baseUrl: standin.url },
+			onError: 'continueErrorOutput',
+		});
+		expect(result.status).toBe('success');
+		const decided = result.outputs[0].map((item) => (item.pairedItem as { item: number }).item);
+		const failed = result.outputs[1].map((item) => {
+			const error = item.json.error as IDataObject;
+			return { item: (item.pairedItem as { item: number }).item, field: error.field, code: error.code, index: error.item_index };
+		});
+		expect(decided).toEqual([0, 2]);
+		expect(failed).toEqual([
+			{ item: 1, field: 'context', code: 'INVALID_INPUT', index: 1 },
+			{ item: 3, field: 'context', code: 'INVALID_INPUT', index: 3 },
+		]);
+		expect(String((result.outputs[1][0].json.error as IDataObject).message)).toMatch(/^Context of item 1 could not be read: /);
+		const sent = standin.requests.map((request) => (JSON.parse(request.rawBody).data as IDataObject).tag).sort();
+		expect(sent).toEqual(['e0', 'e2']);
+	});
+
+	test('Stop Workflow: the run fails naming item 1 and Context, and nothing is sent', async () => {
+		const result = await runCloMan({ items, parameters, credential: { apiKey: GOOD_KEY, baseUrl: standin.url } });
+		expect(result.status).toBe('error');
+		expect(result.error!.message).toContain('Context of item 1 could not be read');
+		expect(result.error!.description).toContain('field "context"');
+		expect(standin.requests).toHaveLength(0);
+	});
+});

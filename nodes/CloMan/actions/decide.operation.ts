@@ -47,17 +47,15 @@ export const description: INodeProperties[] = [
 		type: 'options',
 		default: 'general',
 		description: 'The kind of action being decided, sent as "action_type". Choose Custom to type your own.',
-		// Ordered as a person reads them: the API's default first, the escape hatch last.
-		// eslint-disable-next-line n8n-nodes-base/node-param-options-type-unsorted-items
 		options: [
-			{ name: 'General', value: 'general', description: "The API's default" },
-			{ name: 'Approval', value: 'approval' },
-			{ name: 'Refund', value: 'refund' },
-			{ name: 'Purchase', value: 'purchase' },
-			{ name: 'Expense', value: 'expense' },
 			{ name: 'Access Request', value: 'access_request' },
+			{ name: 'Approval', value: 'approval' },
 			{ name: 'Content Moderation', value: 'content_moderation' },
 			{ name: 'Custom', value: 'custom', description: 'Type any action type' },
+			{ name: 'Expense', value: 'expense' },
+			{ name: 'General', value: 'general', description: "The API's default" },
+			{ name: 'Purchase', value: 'purchase' },
+			{ name: 'Refund', value: 'refund' },
 		],
 	},
 	{
@@ -356,9 +354,26 @@ function describeType(value: unknown): string {
 	return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
+/** Parameter `name` of item `i`, or a failure naming the field when its expression cannot be evaluated. */
+function readParam(
+	ctx: IExecuteFunctions,
+	i: number,
+	name: string,
+	fallback: unknown,
+	label: string,
+): { value: unknown } | CloManFailure {
+	try {
+		return { value: ctx.getNodeParameter(name, i, fallback) };
+	} catch (error) {
+		return inputFailure(name.split('.')[0], `${label} of item ${i} could not be read: ${(error as Error).message}`);
+	}
+}
+
 /** Build item `i`'s request from the parameters, or say which field is wrong. */
 function buildRequest(ctx: IExecuteFunctions, i: number, item: INodeExecutionData): DecideRequest | CloManFailure {
-	const rawContext = ctx.getNodeParameter('context', i, '') as unknown;
+	const contextParam = readParam(ctx, i, 'context', '', 'Context');
+	if ('kind' in contextParam) return contextParam;
+	const rawContext = contextParam.value;
 	if (typeof rawContext !== 'string') {
 		return inputFailure('context', `Context of item ${i} must be text, not ${describeType(rawContext)}`);
 	}
@@ -371,25 +386,27 @@ function buildRequest(ctx: IExecuteFunctions, i: number, item: INodeExecutionDat
 		);
 	}
 
-	let actionType = ctx.getNodeParameter('actionType', i, 'general') as unknown;
+	let actionParam = readParam(ctx, i, 'actionType', 'general', 'Action Type');
+	if ('kind' in actionParam) return actionParam;
 	let actionField = 'actionType';
-	if (actionType === 'custom') {
-		actionType = ctx.getNodeParameter('customActionType', i, '');
+	if (actionParam.value === 'custom') {
+		actionParam = readParam(ctx, i, 'customActionType', '', 'Custom Action Type');
+		if ('kind' in actionParam) return actionParam;
 		actionField = 'customActionType';
 	}
+	const actionType = actionParam.value;
 	if (typeof actionType !== 'string' || actionType.trim() === '') {
 		return inputFailure(actionField, `Action Type of item ${i} is empty`);
 	}
 
-	const dataMode = ctx.getNodeParameter('dataMode', i, 'none') as string;
+	const modeParam = readParam(ctx, i, 'dataMode', 'none', 'Data');
+	if ('kind' in modeParam) return modeParam;
+	const dataMode = modeParam.value;
 	let data: unknown = {};
 	if (dataMode === 'json') {
-		let raw: unknown;
-		try {
-			raw = ctx.getNodeParameter('dataJson', i, '{}');
-		} catch (error) {
-			return inputFailure('dataJson', `Data (JSON) of item ${i} could not be read: ${(error as Error).message}`);
-		}
+		const jsonParam = readParam(ctx, i, 'dataJson', '{}', 'Data (JSON)');
+		if ('kind' in jsonParam) return jsonParam;
+		const raw = jsonParam.value;
 		if (typeof raw === 'string') {
 			try {
 				data = raw.trim() === '' ? {} : JSON.parse(raw);
@@ -400,7 +417,9 @@ function buildRequest(ctx: IExecuteFunctions, i: number, item: INodeExecutionDat
 			data = raw;
 		}
 	} else if (dataMode === 'fields') {
-		const fields = (ctx.getNodeParameter('dataFields.field', i, []) as Array<{ name?: string; value?: unknown }>) ?? [];
+		const fieldsParam = readParam(ctx, i, 'dataFields.field', [], 'Data Fields');
+		if ('kind' in fieldsParam) return fieldsParam;
+		const fields = (fieldsParam.value as Array<{ name?: string; value?: unknown }> | undefined) ?? [];
 		const built: IDataObject = {};
 		for (const [index, field] of fields.entries()) {
 			const name = String(field.name ?? '').trim();
@@ -500,11 +519,16 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	const outputs: INodeExecutionData[][] = Array.from({ length: plan.outputCount }, () => []);
 	if (items.length === 0) return outputs;
 
-	// 1. Every item's request, checked before anything is sent.
-	const requests = items.map((item, i) => buildRequest(this, i, item));
+	// 1. When a bad item stops the node, every item's request is checked before anything is sent, so a
+	//    run that will stop spends no decisions. Under "Continue", a bad item fails alone, so each
+	//    request is built by the worker that sends it and the first one leaves at once.
+	const requests: Array<DecideRequest | CloManFailure | undefined> = new Array(items.length);
 	if (!continueOnFail) {
-		const index = requests.findIndex(isFailure);
-		if (index >= 0) throw toNodeError(node, redact(requests[index] as CloManFailure, apiKey), index);
+		for (const [i, item] of items.entries()) {
+			const request = buildRequest(this, i, item);
+			if (isFailure(request)) throw toNodeError(node, redact(request, apiKey), i);
+			requests[i] = request;
+		}
 	}
 
 	// 2. Send them, a bounded number at a time, sharing one rate-limit state.
@@ -521,7 +545,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		items.length,
 		limiter.maxConcurrency,
 		async (i) => {
-			const request = requests[i];
+			const request = requests[i] ?? buildRequest(this, i, items[i]);
 			if (isFailure(request)) {
 				results[i] = { ok: false, failure: request };
 				return;
