@@ -86,6 +86,16 @@ async function scenario1() {
 			return { ...r, ratio: r.wallMs / idealMs, jitterMs, medianGapMs };
 		});
 		log(`   node, latency ${S1.latencyMs} ± ${jitterMs} ms: wall ${(jitter.wallMs / 1000).toFixed(2)} s = ${jitter.ratio.toFixed(3)}; median gap between arrivals ${jitter.medianGapMs} ms (load ${load()})`);
+		// Context: On Error "Continue (using error output)", where a bad item fails alone, so each worker
+		// builds its item's request just before sending it instead of all being checked first.
+		await standin.reset();
+		const cont = await runScenarioProcess('node', { url: standin.url, ...S1, onError: 'continueErrorOutput' });
+		{
+			const { firstAt } = await standin.stats(cont.startedAt);
+			cont.ratio = cont.wallMs / idealMs;
+			cont.leadMs = firstAt - cont.startedAt;
+		}
+		log(`   node, On Error: Continue (using error output): wall ${(cont.wallMs / 1000).toFixed(2)} s = ${cont.ratio.toFixed(3)}; first request after ${cont.leadMs} ms; failed ${cont.failed} (load ${load()})`);
 		const ratios = runs.node.map((r) => r.ratio);
 		const ratio = median(ratios);
 		const pick = runs.node.find((r) => r.ratio === ratio) ?? runs.node[0];
@@ -101,6 +111,7 @@ async function scenario1() {
 			undici: runs.undici[0],
 			helper: runs.helper[0],
 			jitter,
+			continueErrorOutput: cont,
 			runs: runs.node,
 		};
 	});
@@ -240,6 +251,7 @@ function writeResults(all) {
 	lines.push(`| 1 | ${S1.count} items, ${S1.latencyMs} ms latency, concurrency ${S1.concurrency} | wall / (${S1.count} × ${S1.latencyMs / 1000} s / ${S1.concurrency}), median of ${s1.runs.length} | **${f(s1.ratio, 3)}** (${f(s1.wallMs / 1000)} s / ${f(s1.idealMs / 1000)} s; range ${f(s1.range[0], 3)}–${f(s1.range[1], 3)}); first request after ${f(s1.leadMs, 0)} ms | ≤ ${S1.target} | ${mark(s1.ratio <= S1.target)} |`);
 	lines.push(`| 1 | (context) same scenario, raw undici / minimal helper node | wall / ideal | ${f(s1.undici?.ratio, 3)} / ${f(s1.helper?.ratio, 3)} (first request after ${f(s1.helper?.leadMs, 0)} ms) | | |`);
 	lines.push(`| 1 | (context) CloMan node, latency ${S1.latencyMs} ± ${s1.jitter.jitterMs} ms (uniform, same mean) | wall / ideal | ${f(s1.jitter.ratio, 3)} | | |`);
+	lines.push(`| 1 | (context) CloMan node, On Error: Continue (using error output) | wall / ideal | ${f(s1.continueErrorOutput.ratio, 3)} (first request after ${f(s1.continueErrorOutput.leadMs, 0)} ms) | | |`);
 	lines.push(`| 2 | ${S2.count} items, ${S2.perSecond} req/s limit (429 + Retry-After), ${S2.latencyMs} ms latency, concurrency ${S2.concurrency}; n8n-core harness, Node 20 | wall / (${S2.count} / ${S2.perSecond} s); items failed | **${f(s2.ratio, 3)}** (${f(s2.wallMs / 1000)} s); **${s2.failed} failed**; ${s2.standin.byStatus['429'] ?? 0} × 429 | ≤ ${S2.target}, 0 failed | ${mark(s2.ratio <= S2.target && s2.failed === 0)} |`);
 	if (s2n8n && !s2n8n.error) {
 		lines.push(`| 2 | same, CloMan node inside real n8n ${s2n8n.n8nVersion} (\`n8n execute\`) | node executionTime / 50 s; items failed | **${f(cmInN8n?.ratio, 3)}** (${f(cmInN8n?.executionMs / 1000)} s); **${cmInN8n?.failed} failed**; ${cmInN8n?.standin?.byStatus?.['429'] ?? 0} × 429 | ≤ ${S2.target}, 0 failed | ${mark(cmInN8n?.ratio <= S2.target && cmInN8n?.failed === 0)} |`);
@@ -256,7 +268,7 @@ function writeResults(all) {
 	lines.push('Where the time and memory go (figures from this run)');
 	lines.push('');
 	lines.push(`- The "helper" rows isolate n8n-core's own request path: a minimal node in the same engine that only calls \`this.helpers.httpRequestWithAuthentication\` (the helper this node must use) for the same bodies at the same concurrency. It reaches ${f(s3.helperRatio, 2)} of the undici floor on its own, using ${f(s3.cpuUsPerItem.helper, 0)} µs of client CPU per request against undici's ${f(s3.cpuUsPerItem.undici, 0)} µs; the CloMan node adds ${f(s3.cpuUsPerItem.node - s3.cpuUsPerItem.helper, 0)} µs per item (mostly n8n evaluating the Context expression for every item).`);
-	lines.push(`- Scenario 1: in the same conditions raw undici reaches ${f(s1.undici?.ratio, 3)} and the minimal helper node ${f(s1.helper?.ratio, 3)}; the CloMan node sends its first request ${f(s1.leadMs, 0)} ms after the run starts (it builds and checks every item's request, evaluating the Context expression, before sending any), the helper node after ${f(s1.helper?.leadMs, 0)} ms. The rest is n8n's request path under a constant-latency server: all 16 workers start together, so their answers arrive together and the 16 next requests leave together each cycle (median gap between consecutive arrivals at the stand-in: ${f(s1.medianGapMs, 0)} ms for the node, ${f(s1.undici?.medianGapMs, 0)} ms for undici; evenly spread would be ~${f(s1.wallMs / S1.count, 0)} ms). Each cycle therefore lasts 200 ms plus the client CPU of the whole bunch, 16 × about 1 ms through n8n's helper (a new TCP connection and the axios pipeline per request) against 16 × about 0.1 ms for undici. With ±10 % latency jitter around the same mean the bunches break up (median gap ${f(s1.jitter.medianGapMs, 0)} ms) and the node reaches ${f(s1.jitter.ratio, 3)}.`);
+	lines.push(`- Scenario 1: in the same conditions raw undici reaches ${f(s1.undici?.ratio, 3)} and the minimal helper node ${f(s1.helper?.ratio, 3)}; the CloMan node sends its first request ${f(s1.leadMs, 0)} ms after the run starts (it builds and checks every item's request, evaluating the Context expression, before sending any), the helper node after ${f(s1.helper?.leadMs, 0)} ms. Under On Error "Continue (using error output)" a bad item fails alone, so the node builds each request in the worker that sends it: first request after ${f(s1.continueErrorOutput.leadMs, 0)} ms, ratio ${f(s1.continueErrorOutput.ratio, 3)}. The rest is n8n's request path under a constant-latency server: n8n's helper opens a new TCP connection per request, and connections opened in the same event-loop turn complete together, so the requests of a round leave in one bunch and the answers come back in one bunch (median gap between consecutive arrivals at the stand-in: ${f(s1.medianGapMs, 0)} ms for the node, ${f(s1.undici?.medianGapMs, 0)} ms for undici; evenly spread would be ~${f(s1.wallMs / S1.count, 0)} ms). Each round therefore lasts 200 ms plus the client CPU of the whole bunch, 16 × about 1 ms through n8n's helper (a new connection and the axios pipeline per request) against 16 × about 0.1 ms for undici. Spreading the first 16 starts 2 ms apart was tried on 2026-11-23 and dropped: the bunches re-form within a few rounds and the ratio moved less than its run-to-run spread (1.099–1.161 with it, 1.130–1.159 without). With ±10 % latency jitter around the same mean the bunches break up (median gap ${f(s1.jitter.medianGapMs, 0)} ms) and the node reaches ${f(s1.jitter.ratio, 3)}.`);
 	lines.push(`- Peak RSS growth of that minimal helper node is ${f(s4.helper.rssGrowthMb, 0)} MB against ${f(s4.undici.rssGrowthMb, 0)} MB for undici doing the same requests: the growth is garbage from n8n-core's request helper (axios config merging, a new \`http.Agent\` and TCP connection per request) that outlives the young generation and waits for a major GC, not data the node keeps.`);
 	lines.push('');
 	lines.push('How it was measured');

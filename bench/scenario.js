@@ -8,7 +8,7 @@
 //                  (what any node that uses n8n's request helper pays; isolates the CloMan node's own cost)
 //   kind "undici": a bare undici client doing the same requests at the same concurrency (the floor)
 //
-// args: { url, count, concurrency, warmup, sampleRss, options }
+// args: { url, count, concurrency, warmup, sampleRss, options, onError }
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -185,7 +185,7 @@ async function runNode(args) {
 	const cpuBefore = process.cpuUsage();
 	const startedAt = Date.now();
 	const started = process.hrtime.bigint();
-	const result = await runCloMan({ items, parameters, credential, nodeType });
+	const result = await runCloMan({ items, parameters, credential, nodeType, ...(args.onError ? { onError: args.onError } : {}) });
 	const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
 	const cpu = process.cpuUsage(cpuBefore);
 	const peakRss = sampler ? await sampler.stop() : undefined;

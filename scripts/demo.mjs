@@ -117,7 +117,7 @@ async function main() {
 	const realKey = process.env.CLOMAN_API_KEY;
 	const realBase = process.env.CLOMAN_BASE_URL || 'https://api.cloman.app';
 
-	await phase('repository dependencies (npm ci if node_modules is missing)', ensureRepoDeps);
+	await phase('repository dependencies (npm install if node_modules is missing)', ensureRepoDeps);
 	const pack = await phase('npm run build + npm pack', buildAndPack);
 	log(`  ${path.relative(ROOT, pack.tarball)} (${pack.files.length} files)`);
 	const n8n = await phase(`n8n ${lineInfo.version} on ${lineInfo.node === 'node24' ? 'Node 24' : 'the system Node'} (cached in .cache/)`, () => ensureN8n(lineInfo));

@@ -305,11 +305,14 @@ function npmArgs(...args) {
 	return [...args, '--no-audit', '--no-fund', '--loglevel=error'];
 }
 
-/** The repo's own dependencies (npm ci) when node_modules is missing. */
+/**
+ * The repo's own dependencies when node_modules is missing: `npm install` from the lock file (not
+ * `npm ci`, which refuses a lock without the non-Linux optional packages the registry here lacks).
+ */
 export async function ensureRepoDeps() {
 	if (fs.existsSync(path.join(ROOT, 'node_modules', '.package-lock.json'))) return 'present';
-	await withHeartbeat('npm ci', path.join(ROOT, 'node_modules'), () =>
-		run('npm', npmArgs('ci'), { logFile: path.join(LOGS, 'npm-ci.log') }),
+	await withHeartbeat('npm install', path.join(ROOT, 'node_modules'), () =>
+		run('npm', npmArgs('install'), { logFile: path.join(LOGS, 'npm-install.log') }),
 	);
 	return 'installed';
 }
