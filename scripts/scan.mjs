@@ -31,7 +31,8 @@ const check = (name, passed, details = '') => {
 };
 
 try {
-	// `npm pack` runs `prepack` (the build), exactly as publishing does.
+	// The project's .npmrc sets ignore-scripts, so `npm pack` would not run `prepack`: build first.
+	execFileSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 	const packed = JSON.parse(
 		execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
 			cwd: root,
@@ -77,6 +78,7 @@ try {
 	for (const nodeFile of pkg.n8n.nodes) {
 		has(nodeFile);
 		has(nodeFile.replace(/\.js$/, '.json')); // codex
+		if (!files.includes(nodeFile)) continue;
 		const mod = require(path.join(unpacked, nodeFile));
 		for (const Cls of Object.values(mod)) {
 			const { description } = new Cls();
@@ -96,6 +98,7 @@ try {
 	}
 	for (const credFile of pkg.n8n.credentials) {
 		has(credFile);
+		if (!files.includes(credFile)) continue;
 		const mod = require(path.join(unpacked, credFile));
 		for (const Cls of Object.values(mod)) {
 			const cred = new Cls();
