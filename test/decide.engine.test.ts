@@ -77,6 +77,15 @@ const decisionsOf = (items: INodeExecutionData[]) => items.map((item) => item.js
 const requestsFor = (id: string) => standin.requests.filter((request) => request.body?.data?.id === id);
 
 describe('request mapping', () => {
+	test('the credential is looked up once per run, not once per request', async () => {
+		// In n8n every lookup is a database read and a decryption; a batch of thousands must not pay it per item.
+		const result = await run({ parameters: { ...refundParameters, routeBy: 'single', options: { concurrency: 2 } } });
+		expect(result.error).toBeUndefined();
+		expect(standin.requests).toHaveLength(5);
+		expect(standin.requests.every((request) => request.headers['x-api-key'] === GOOD)).toBe(true);
+		expect(result.credentialReads).toBe(1);
+	});
+
 	test('expressions map item fields into context, action_type and typed data; key only in the header', async () => {
 		const { outputs, error } = await run({ parameters: { ...refundParameters, routeBy: 'single' } });
 		expect(error).toBeUndefined();

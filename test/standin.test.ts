@@ -429,8 +429,9 @@ describe('faults', () => {
     await expect(call(s, { timeoutMs: 200 })).rejects.toMatchObject({ name: 'TimeoutError' });
     const a = await call(s);
     expect(a.status).toBe(200);
-    expect(a.ms).toBeGreaterThanOrEqual(300);
-    expect(a.json.processing_time_ms).toBeGreaterThanOrEqual(300);
+    expect(a.ms).toBeGreaterThanOrEqual(299);
+    // Node's timers are whole milliseconds; measured with performance.now() a 300 ms wait can read 299.9.
+    expect(a.json.processing_time_ms).toBeGreaterThanOrEqual(299);
     expectContract(a);
   });
 
@@ -514,13 +515,13 @@ describe('recording, latency, stats', () => {
   test('latency: options.latencyMs (number and function) plus data.expect.latency_ms; in-flight tracking', async () => {
     const fixed = await standin({ latencyMs: 150 });
     const a = await call(fixed, { body: { context: 'x', data: { amount: 1, expect: { latency_ms: 100 } } } });
-    expect(a.ms).toBeGreaterThanOrEqual(250);
-    expect(a.json.processing_time_ms).toBeGreaterThanOrEqual(250);
+    expect(a.ms).toBeGreaterThanOrEqual(249);
+    expect(a.json.processing_time_ms).toBeGreaterThanOrEqual(249);
     expectContract(a);
 
     const byAmount = await standin({ latencyMs: (body) => body.data.amount });
     const b = await call(byAmount, { body: { context: 'x', data: { amount: 200 } } });
-    expect(b.json.processing_time_ms).toBeGreaterThanOrEqual(200);
+    expect(b.json.processing_time_ms).toBeGreaterThanOrEqual(199);
     const fast = await call(byAmount, { body: { context: 'x', data: { amount: 1 } } });
     expect(fast.json.processing_time_ms).toBeLessThan(200);
 

@@ -139,10 +139,14 @@ class TestCredentialsHelper extends ICredentialsHelper {
 		throw new Error('not used by these tests');
 	}
 
+	/** How often n8n looked the credential up (in n8n: a database read and a decryption each time). */
+	reads = 0;
+
 	async getDecrypted(
 		_additionalData: IWorkflowExecuteAdditionalData,
 		nodeCredentials: INodeCredentialsDetails,
 	): Promise<ICredentialDataDecryptedObject> {
+		this.reads++;
 		const data = this.byId[nodeCredentials.id ?? ''];
 		if (!data) throw new Error(`No test credential with id ${nodeCredentials.id}`);
 		// Defaults of the credential type apply, as in n8n.
@@ -181,6 +185,8 @@ export interface RunResult {
 	error?: { message: string; description?: string | null; [key: string]: unknown };
 	status: IRun['status'];
 	run: IRun;
+	/** How often the run looked the credential up through n8n's credentials helper. */
+	credentialReads: number;
 }
 
 export const CLOMAN_NODE_NAME = 'CloMan';
@@ -303,7 +309,7 @@ export async function runCloMan(options: RunOptions): Promise<RunResult> {
 	const taskData = run.data.resultData.runData[CLOMAN_NODE_NAME]?.[0];
 	const outputs = (taskData?.data?.main ?? []).map((items: INodeExecutionData[] | null) => items ?? []);
 	const error = (taskData?.error ?? undefined) as RunResult['error'];
-	return { outputs, error, status: run.status, run };
+	return { outputs, error, status: run.status, run, credentialReads: credentialsHelper.reads };
 }
 
 /** All items the CloMan node put out, on every output, with the output index. */

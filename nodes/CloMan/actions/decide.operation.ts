@@ -1,4 +1,5 @@
 import type {
+	ICredentialsDecrypted,
 	IDataObject,
 	IExecuteFunctions,
 	INodeExecutionData,
@@ -474,6 +475,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	let settings: Settings;
 	let endpoint: string;
 	let apiKey = '';
+	let credentialsDecrypted: ICredentialsDecrypted | undefined;
 	try {
 		plan = planRoutes(
 			{
@@ -493,6 +495,13 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		const parsed = endpointFromBaseUrl(credentials.baseUrl);
 		if ('error' in parsed) throw new Error(parsed.error);
 		endpoint = parsed.url;
+		const reference = node.credentials?.[CREDENTIAL_TYPE];
+		credentialsDecrypted = {
+			id: reference?.id ?? '',
+			name: reference?.name ?? '',
+			type: CREDENTIAL_TYPE,
+			data: credentials,
+		};
 	} catch (error) {
 		// Settings shared by all items are wrong: nothing can be sent.
 		const message = redact((error as Error).message, apiKey);
@@ -558,6 +567,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					limiter,
 					signal,
 					secret: apiKey,
+					credentials: credentialsDecrypted,
 				});
 			} catch (error) {
 				if (error instanceof CancelledError) {

@@ -1,4 +1,4 @@
-import type { IDataObject, IExecuteFunctions, IHttpRequestOptions } from 'n8n-workflow';
+import type { ICredentialsDecrypted, IDataObject, IExecuteFunctions, IHttpRequestOptions } from 'n8n-workflow';
 
 import type { CloManFailure } from './errors';
 import { failureFromResponse, invalidResponseFailure, networkFailure, redact } from './errors';
@@ -36,6 +36,11 @@ export interface DecideOptions {
 	signal?: AbortSignal;
 	/** Removed from anything the server echoes before it is cut into excerpts. */
 	secret?: string;
+	/**
+	 * The node's credential, read once per run. Without it n8n's helper looks the credential up again
+	 * for every request (in n8n: a database read and a decryption each time).
+	 */
+	credentials?: ICredentialsDecrypted;
 }
 
 /**
@@ -154,6 +159,7 @@ export async function decide(
 				ctx,
 				CREDENTIAL_TYPE,
 				request,
+				options.credentials ? { credentialsDecrypted: options.credentials } : undefined,
 			)) as HttpAnswer;
 		} catch (error) {
 			thrown = error;
