@@ -104,8 +104,22 @@ export const description: INodeProperties[] = [
 				displayName: 'Field',
 				name: 'field',
 				values: [
-					{ displayName: 'Name', name: 'name', type: 'string', default: '', placeholder: 'e.g. amount' },
-					{ displayName: 'Value', name: 'value', type: 'string', default: '', placeholder: 'e.g. {{ $json.amount }}' },
+					{
+						displayName: 'Name',
+						name: 'name',
+						type: 'string',
+						default: '',
+						placeholder: 'e.g. amount',
+						description: 'Key of this field in "data"',
+					},
+					{
+						displayName: 'Value',
+						name: 'value',
+						type: 'string',
+						default: '',
+						placeholder: 'e.g. {{ $json.amount }}',
+						description: 'Value of the field; an expression keeps its type (number, boolean, object)',
+					},
 				],
 			},
 		],
@@ -161,6 +175,7 @@ export const description: INodeProperties[] = [
 		typeOptions: { multipleValues: true, sortable: true },
 		default: { values: [{ value: 'approve' }, { value: 'deny' }] },
 		placeholder: 'Add Decision Value',
+		description: 'The decision values your clone answers with; each gets an output, in this order',
 		noDataExpression: true,
 		displayOptions: show({ routeBy: ['decision'] }),
 		options: [
@@ -242,6 +257,7 @@ export const description: INodeProperties[] = [
 		name: 'options',
 		type: 'collection',
 		placeholder: 'Add Option',
+		description: 'Timeouts, retries, batch speed and the shape of the output items',
 		default: {},
 		options: [
 			{
@@ -282,6 +298,7 @@ export const description: INodeProperties[] = [
 				name: 'responseLocation',
 				type: 'options',
 				default: 'item',
+				description: 'Whether an output item is the decision alone or the input item with the decision added',
 				options: [
 					{ name: 'Output Item', value: 'item', description: 'Each output item is the decision' },
 					{
@@ -296,6 +313,7 @@ export const description: INodeProperties[] = [
 				name: 'responseKey',
 				type: 'string',
 				default: 'cloman',
+				placeholder: 'e.g. cloman',
 				description: 'Key that holds the decision when it is put beside the input fields',
 				displayOptions: show({ responseLocation: ['key'] }),
 			},
