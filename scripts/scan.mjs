@@ -74,19 +74,28 @@ try {
 	fs.symlinkSync(path.join(root, 'node_modules', 'n8n-workflow'), path.join(unpacked, 'node_modules', 'n8n-workflow'));
 	const require = createRequire(path.join(unpacked, 'package.json'));
 	const missing = [];
-	const has = (rel) => files.includes(rel) || missing.push(rel);
+	/** Whether the tarball holds `rel`; a missing file is recorded for the check below. */
+	const has = (rel) => {
+		if (files.includes(rel)) return true;
+		missing.push(rel);
+		return false;
+	};
+	/** Instances of the classes `file` exports (none when it is not in the tarball). */
+	const instancesIn = (file) => (has(file) ? Object.values(require(path.join(unpacked, file))).map((Cls) => new Cls()) : []);
+	/** The icon files a description names, each checked to be beside `file` in the tarball; returns how many. */
+	const iconCount = (icon, file) => {
+		const icons = typeof icon === 'string' ? [icon] : Object.values(icon ?? {});
+		for (const name of icons) has(path.posix.join(path.posix.dirname(file), name.replace(/^file:/, '')));
+		return icons.length;
+	};
 	for (const nodeFile of pkg.n8n.nodes) {
-		has(nodeFile);
-		has(nodeFile.replace(/\.js$/, '.json')); // codex
-		if (!files.includes(nodeFile)) continue;
-		const mod = require(path.join(unpacked, nodeFile));
-		for (const Cls of Object.values(mod)) {
-			const { description } = new Cls();
-			const icons = typeof description.icon === 'string' ? [description.icon] : Object.values(description.icon ?? {});
-			for (const icon of icons) has(path.posix.join(path.posix.dirname(nodeFile), icon.replace(/^file:/, '')));
+		const codexFile = nodeFile.replace(/\.js$/, '.json');
+		const hasCodex = has(codexFile);
+		for (const { description } of instancesIn(nodeFile)) {
+			const icons = iconCount(description.icon, nodeFile);
 			check(`${description.name}: usableAsTool`, description.usableAsTool === true);
-			check(`${description.name}: light and dark icons`, icons.length === 2);
-			const codex = JSON.parse(fs.readFileSync(path.join(unpacked, nodeFile.replace(/\.js$/, '.json')), 'utf8'));
+			check(`${description.name}: light and dark icons`, icons === 2);
+			const codex = hasCodex ? JSON.parse(fs.readFileSync(path.join(unpacked, codexFile), 'utf8')) : {};
 			check(
 				`${description.name}: codex with categories, aliases and documentation`,
 				codex.node === `n8n-nodes-cloman.${description.name}` &&
@@ -97,14 +106,9 @@ try {
 		}
 	}
 	for (const credFile of pkg.n8n.credentials) {
-		has(credFile);
-		if (!files.includes(credFile)) continue;
-		const mod = require(path.join(unpacked, credFile));
-		for (const Cls of Object.values(mod)) {
-			const cred = new Cls();
-			const icons = typeof cred.icon === 'string' ? [cred.icon] : Object.values(cred.icon ?? {});
-			for (const icon of icons) has(path.posix.join(path.posix.dirname(credFile), icon.replace(/^file:/, '')));
-			check(`${cred.name}: icons, test request, documentation URL`, icons.length === 2 && !!cred.test && !!cred.documentationUrl);
+		for (const cred of instancesIn(credFile)) {
+			const icons = iconCount(cred.icon, credFile);
+			check(`${cred.name}: icons, test request, documentation URL`, icons === 2 && !!cred.test && !!cred.documentationUrl);
 		}
 	}
 	check('tarball holds every file the n8n block and descriptions name', missing.length === 0, missing.join('\n'));

@@ -13,7 +13,7 @@ import type { RoutePlan } from '../routing';
 import type { DecideRequest, DecideResult } from '../transport';
 import { CREDENTIAL_TYPE, decide, endpointFromBaseUrl } from '../transport';
 import type { CloManFailure } from '../transport/errors';
-import { inputFailure, redact, toNodeError } from '../transport/errors';
+import { inputFailure, isObject, redact, toNodeError } from '../transport/errors';
 import { CancelledError, DEFAULT_CONCURRENCY, MAX_CONCURRENCY, RequestLimiter } from '../transport/limiter';
 import { DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS } from '../transport/retry';
 
@@ -362,10 +362,6 @@ function readSettings(options: IDataObject): Settings {
 	};
 }
 
-function isPlainObject(value: unknown): value is IDataObject {
-	return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function describeType(value: unknown): string {
 	if (value === null) return 'null';
 	if (value === undefined) return 'nothing';
@@ -391,7 +387,7 @@ function readParam(
 /** Build item `i`'s request from the parameters, or say which field is wrong. */
 function buildRequest(ctx: IExecuteFunctions, i: number, item: INodeExecutionData): DecideRequest | CloManFailure {
 	const contextParam = readParam(ctx, i, 'context', '', 'Context');
-	if ('kind' in contextParam) return contextParam;
+	if (isFailure(contextParam)) return contextParam;
 	const rawContext = contextParam.value;
 	if (typeof rawContext !== 'string') {
 		return inputFailure('context', `Context of item ${i} must be text, not ${describeType(rawContext)}`);
@@ -406,11 +402,11 @@ function buildRequest(ctx: IExecuteFunctions, i: number, item: INodeExecutionDat
 	}
 
 	let actionParam = readParam(ctx, i, 'actionType', 'general', 'Action Type');
-	if ('kind' in actionParam) return actionParam;
+	if (isFailure(actionParam)) return actionParam;
 	let actionField = 'actionType';
 	if (actionParam.value === 'custom') {
 		actionParam = readParam(ctx, i, 'customActionType', '', 'Custom Action Type');
-		if ('kind' in actionParam) return actionParam;
+		if (isFailure(actionParam)) return actionParam;
 		actionField = 'customActionType';
 	}
 	const actionType = actionParam.value;
@@ -419,12 +415,12 @@ function buildRequest(ctx: IExecuteFunctions, i: number, item: INodeExecutionDat
 	}
 
 	const modeParam = readParam(ctx, i, 'dataMode', 'none', 'Data');
-	if ('kind' in modeParam) return modeParam;
+	if (isFailure(modeParam)) return modeParam;
 	const dataMode = modeParam.value;
 	let data: unknown = {};
 	if (dataMode === 'json') {
 		const jsonParam = readParam(ctx, i, 'dataJson', '{}', 'Data (JSON)');
-		if ('kind' in jsonParam) return jsonParam;
+		if (isFailure(jsonParam)) return jsonParam;
 		const raw = jsonParam.value;
 		if (typeof raw === 'string') {
 			try {
@@ -437,7 +433,7 @@ function buildRequest(ctx: IExecuteFunctions, i: number, item: INodeExecutionDat
 		}
 	} else if (dataMode === 'fields') {
 		const fieldsParam = readParam(ctx, i, 'dataFields.field', [], 'Data Fields');
-		if ('kind' in fieldsParam) return fieldsParam;
+		if (isFailure(fieldsParam)) return fieldsParam;
 		const fields = (fieldsParam.value as Array<{ name?: string; value?: unknown }> | undefined) ?? [];
 		const built: IDataObject = {};
 		for (const [index, field] of fields.entries()) {
@@ -449,14 +445,14 @@ function buildRequest(ctx: IExecuteFunctions, i: number, item: INodeExecutionDat
 	} else if (dataMode === 'inputItem') {
 		data = item.json;
 	}
-	if (!isPlainObject(data)) {
+	if (!isObject(data)) {
 		const field = dataMode === 'json' ? 'dataJson' : 'data';
 		return inputFailure(field, `Data of item ${i} must be a JSON object, not ${describeType(data)}`);
 	}
 	return { context, action_type: actionType.trim(), data };
 }
 
-function isFailure(value: DecideRequest | CloManFailure): value is CloManFailure {
+function isFailure<T extends object>(value: T | CloManFailure): value is CloManFailure {
 	return 'kind' in value;
 }
 

@@ -59,8 +59,14 @@ export function excerpt(body: unknown): string {
 	return flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}…` : flat;
 }
 
-function isObject(value: unknown): value is IDataObject {
+/** A JSON object: not null, not an array. */
+export function isObject(value: unknown): value is IDataObject {
 	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The `error` object of CloMan's error envelope, if `body` is one. */
+export function envelopeOf(body: unknown): IDataObject | undefined {
+	return isObject(body) && isObject(body.error) ? body.error : undefined;
 }
 
 function headerValue(headers: IDataObject | undefined, name: string): string | undefined {
@@ -70,9 +76,8 @@ function headerValue(headers: IDataObject | undefined, name: string): string | u
 }
 
 export function requestIdFrom(headers: IDataObject | undefined, body?: unknown): string | undefined {
-	if (isObject(body) && isObject(body.error) && typeof body.error.request_id === 'string') {
-		return body.error.request_id;
-	}
+	const requestId = envelopeOf(body)?.request_id;
+	if (typeof requestId === 'string') return requestId;
 	return headerValue(headers, 'x-request-id');
 }
 
@@ -84,7 +89,7 @@ export function failureFromResponse(
 	attempts: number,
 	retryAfterSeconds?: number,
 ): CloManFailure {
-	const envelope = isObject(body) && isObject(body.error) ? body.error : undefined;
+	const envelope = envelopeOf(body);
 	const kind = kindForStatus(status);
 	// Without a CloMan envelope (a proxy's page, say) we do not claim the API's code for it.
 	const code = typeof envelope?.code === 'string' ? envelope.code : `HTTP_${status}`;

@@ -1,7 +1,7 @@
 import type { ICredentialsDecrypted, IDataObject, IExecuteFunctions, IHttpRequestOptions } from 'n8n-workflow';
 
 import type { CloManFailure } from './errors';
-import { failureFromResponse, invalidResponseFailure, networkFailure, redact } from './errors';
+import { envelopeOf, failureFromResponse, invalidResponseFailure, isObject, networkFailure, redact } from './errors';
 import type { RequestLimiter } from './limiter';
 import { CancelledError, wait } from './limiter';
 import { decideRetry, isRetryableNetworkCode, isRetryableStatus, parseRetryAfter } from './retry';
@@ -72,9 +72,6 @@ export function endpointFromBaseUrl(raw: unknown): { url: string } | { error: st
 	return { url: `${url.origin}${DECIDE_PATH}` };
 }
 
-function isObject(value: unknown): value is IDataObject {
-	return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Why a 200 body cannot be used as a decision, or undefined when it can. */
 export function unusableDecisionProblem(body: unknown): string | undefined {
@@ -198,8 +195,8 @@ export async function decide(
 				const echoed = redact(parsed, options.secret ?? '');
 				return { ok: false, failure: invalidResponseFailure(problem, status, headers, echoed, attempt) };
 			}
-			const envelope = isObject(parsed) && isObject(parsed.error) ? parsed.error : undefined;
-			const details = isObject(envelope?.details) ? envelope.details : undefined;
+			const envelopeDetails = envelopeOf(parsed)?.details;
+			const details = isObject(envelopeDetails) ? envelopeDetails : undefined;
 			retryAfterMs = parseRetryAfter(headers['retry-after'], Date.now()) ?? parseRetryAfter(details?.retry_after, 0);
 			failure = failureFromResponse(
 				status,
