@@ -14,7 +14,13 @@ import type { DecideRequest, DecideResult } from '../transport';
 import { CREDENTIAL_TYPE, decide, endpointFromBaseUrl } from '../transport';
 import type { CloManFailure } from '../transport/errors';
 import { inputFailure, isObject, redact, toNodeError } from '../transport/errors';
-import { CancelledError, DEFAULT_CONCURRENCY, MAX_CONCURRENCY, RequestLimiter } from '../transport/limiter';
+import {
+	CancelledError,
+	DEFAULT_CONCURRENCY,
+	DEFAULT_MAX_RATE_LIMIT_WAIT_S,
+	MAX_CONCURRENCY,
+	RequestLimiter,
+} from '../transport/limiter';
 import { DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS } from '../transport/retry';
 
 /** Largest context we send; the API documents none, this guards against pasting a whole file by mistake. */
@@ -277,6 +283,15 @@ export const description: INodeProperties[] = [
 					'How many requests are in flight at once (1 = one after another). Lowered automatically while CloMan answers 429, raised again slowly. Output order never changes.',
 			},
 			{
+				displayName: 'Max Rate-Limit Wait per Item (Seconds)',
+				name: 'maxRateLimitWait',
+				type: 'number',
+				default: DEFAULT_MAX_RATE_LIMIT_WAIT_S,
+				typeOptions: { minValue: 0, maxValue: 86400 },
+				description:
+					'How long one item may wait in all for CloMan\'s rate limit (429 with Retry-After) before it fails. These waits do not use up Max Retries. 0 = fail at the first 429.',
+			},
+			{
 				displayName: 'Max Requests per Minute',
 				name: 'maxRequestsPerMinute',
 				type: 'number',
@@ -291,7 +306,7 @@ export const description: INodeProperties[] = [
 				default: DEFAULT_MAX_RETRIES,
 				typeOptions: { minValue: 0, maxValue: 10 },
 				description:
-					'Retries per item after 429 (waiting for Retry-After), 500/502/503/504, dropped connections and timeouts. Never for 4xx input or key errors.',
+					'Retries per item after 500/502/503/504, dropped connections, timeouts and a 429 without Retry-After. A 429 with Retry-After is waited out without using a retry. Never for 4xx input or key errors.',
 			},
 			{
 				displayName: 'Put Response In',
@@ -334,6 +349,7 @@ interface Settings {
 	maxRetries: number;
 	concurrency: number;
 	maxRequestsPerMinute: number;
+	maxRateLimitWaitMs: number;
 	responseLocation: 'item' | 'key';
 	responseKey: string;
 	includeMetadata: boolean;
@@ -356,6 +372,8 @@ function readSettings(options: IDataObject): Settings {
 		maxRetries: Math.floor(number(options.maxRetries, DEFAULT_MAX_RETRIES, 0, 10, 'Max Retries')),
 		concurrency: Math.floor(number(options.concurrency, DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY, 'Concurrency')),
 		maxRequestsPerMinute: number(options.maxRequestsPerMinute, 0, 0, 1_000_000, 'Max Requests per Minute'),
+		maxRateLimitWaitMs:
+			number(options.maxRateLimitWait, DEFAULT_MAX_RATE_LIMIT_WAIT_S, 0, 86_400, 'Max Rate-Limit Wait per Item') * 1000,
 		responseLocation: options.responseLocation === 'key' ? 'key' : 'item',
 		responseKey,
 		includeMetadata: options.includeMetadata === true,
@@ -560,6 +578,9 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		concurrency: settings.concurrency,
 		maxRequestsPerMinute: settings.maxRequestsPerMinute,
 		signal,
+		// Shared with every run in this n8n process on the same base URL and key.
+		key: { endpoint, apiKey },
+		maxWaitPerItemMs: settings.maxRateLimitWaitMs,
 	});
 	const results: Array<DecideResult | undefined> = new Array(items.length);
 	let firstFatal: number | undefined;
