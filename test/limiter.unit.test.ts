@@ -8,7 +8,7 @@ import {
 	sharedRateStateCount,
 	wait,
 } from '../nodes/CloMan/transport/limiter';
-import { PROBE_FACTOR, PROBE_INTERVAL_MS } from '../nodes/CloMan/transport/pacing';
+import { PROBE_FIRST_STEP, PROBE_INTERVAL_MS } from '../nodes/CloMan/transport/pacing';
 
 const ENDPOINT = 'http://127.0.0.1:9/api/v1/public/decide';
 let keys = 0;
@@ -257,10 +257,17 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		state.reserve(t); // held back by the pace
 		t += PROBE_INTERVAL_MS;
 		state.reserve(t);
-		expect(state.ratePerSecond).toBeCloseTo(10 * PROBE_FACTOR, 5);
+		state.reserve(t); // held back again
+		const once = 10 * (1 + PROBE_FIRST_STEP);
+		expect(state.ratePerSecond).toBeCloseTo(once, 5);
+		t += PROBE_INTERVAL_MS;
+		state.reserve(t);
+		const twice = once * (1 + 2 * PROBE_FIRST_STEP);
+		expect(state.ratePerSecond).toBeCloseTo(twice, 5);
 		// Not held back since: no further raise.
 		state.reserve(t + 2 * PROBE_INTERVAL_MS);
-		expect(state.ratePerSecond).toBeCloseTo(10 * PROBE_FACTOR, 5);
+		expect(state.ratePerSecond).toBeCloseTo(twice, 5);
+		expect(state.stats.probes).toBe(2);
 	});
 });
 

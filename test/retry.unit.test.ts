@@ -10,8 +10,9 @@ import {
 } from '../nodes/CloMan/transport/retry';
 import {
 	MIN_RATE_PER_SECOND,
-	PROBE_FACTOR,
+	PROBE_FIRST_STEP,
 	PROBE_INTERVAL_MS,
+	PROBE_MAX_STEP,
 	estimateRate,
 	grownLimit,
 	halvedLimit,
@@ -150,10 +151,14 @@ describe('pacing policy', () => {
 		expect(nextSlot(1000, 0, Number.NEGATIVE_INFINITY, 0)).toBe(1000);
 	});
 
-	test('the pace is raised only after a quiet interval in which it held requests back', () => {
-		expect(probedRate(20, PROBE_INTERVAL_MS, true)).toBeCloseTo(20 * PROBE_FACTOR, 9);
-		expect(probedRate(20, PROBE_INTERVAL_MS - 1, true)).toBe(20);
-		expect(probedRate(20, PROBE_INTERVAL_MS * 10, false)).toBe(20);
+	test('the pace is raised only after a quiet interval in which it held requests back, by doubling steps', () => {
+		const pace = { ratePerSecond: 20, step: PROBE_FIRST_STEP };
+		const raised = probedRate(pace, PROBE_INTERVAL_MS, true);
+		expect(raised.ratePerSecond).toBeCloseTo(20 * (1 + PROBE_FIRST_STEP), 9);
+		expect(raised.step).toBe(2 * PROBE_FIRST_STEP);
+		expect(probedRate(pace, PROBE_INTERVAL_MS - 1, true)).toBe(pace);
+		expect(probedRate(pace, PROBE_INTERVAL_MS * 10, false)).toBe(pace);
+		expect(probedRate({ ratePerSecond: 20, step: PROBE_MAX_STEP }, PROBE_INTERVAL_MS, true).step).toBe(PROBE_MAX_STEP);
 	});
 
 	test('AIMD: halve what was in flight (at least 1), add one per full round of successes', () => {

@@ -12,7 +12,7 @@ import {
 	intervalForPerMinute,
 	intervalForRate,
 	nextSlot,
-	paceAfterEstimate,
+	PROBE_FIRST_STEP,
 	probedRate,
 } from './pacing';
 
@@ -90,8 +90,8 @@ export class SharedRateState {
 
 	private paceWasBinding = false;
 
-	/** The pace before the latest probe raised it, until the next estimate. */
-	private raisedFrom: number | undefined;
+	/** The next probe's raise of the pace (a fraction). */
+	private probeStep = PROBE_FIRST_STEP;
 
 	/** Since when nothing has been in flight and nobody waiting; undefined while busy. */
 	private idleSince: number | undefined;
@@ -165,10 +165,11 @@ export class SharedRateState {
 			this.idleSince = undefined;
 		}
 		if (this.ratePerSecond !== undefined) {
-			const raised = probedRate(this.ratePerSecond, now - this.rateChangedAt, this.paceWasBinding);
-			if (raised !== this.ratePerSecond) {
-				this.raisedFrom = this.ratePerSecond;
-				this.setRate(raised, now, false);
+			const pace = { ratePerSecond: this.ratePerSecond, step: this.probeStep };
+			const raised = probedRate(pace, now - this.rateChangedAt, this.paceWasBinding);
+			if (raised !== pace) {
+				this.probeStep = raised.step;
+				this.setRate(raised.ratePerSecond, now, false);
 			}
 		}
 		const paceMs = intervalForRate(this.ratePerSecond);
@@ -280,10 +281,9 @@ export class SharedRateState {
 		if (!window || this.started.some((at) => at <= window.to)) return;
 		this.pending = undefined;
 		const estimate = estimateRate(this.accepted, Math.max(window.from, this.acceptedFloor), window.to);
-		const rate = paceAfterEstimate(estimate, this.ratePerSecond, this.raisedFrom);
-		if (estimate !== undefined && rate !== undefined) {
-			this.raisedFrom = undefined;
-			this.setRate(rate, now, true);
+		if (estimate !== undefined) {
+			this.probeStep = PROBE_FIRST_STEP;
+			this.setRate(estimate, now, true);
 		}
 		this.forgetAccepted(now);
 	}

@@ -19,10 +19,12 @@ export const ESTIMATE_MIN_ACCEPTED = 2;
 export const ACCEPTED_MEMORY_MS = 10 * 60_000;
 /** Most accepted request starts remembered per credential (bounds the memory at a high rate). */
 export const ACCEPTED_MEMORY_MAX = 8_192;
-/** While requests wait for their paced slot and no 429 comes, the rate is raised after this long… */
-export const PROBE_INTERVAL_MS = 15_000;
-/** …by this factor. */
-export const PROBE_FACTOR = 1.05;
+/** While requests wait for their paced slot and no 429 comes, the pace is raised after this long… */
+export const PROBE_INTERVAL_MS = 2_000;
+/** …first by this fraction, then each time by twice the step before (a pace that reads low recovers fast)… */
+export const PROBE_FIRST_STEP = 0.02;
+/** …up to this step. The steps start over whenever a 429 sets the pace. */
+export const PROBE_MAX_STEP = 0.64;
 /** Lowest pace we settle on, in requests per second (one per minute). */
 export const MIN_RATE_PER_SECOND = 1 / 60;
 /**
@@ -44,21 +46,6 @@ export function estimateRate(accepted: readonly number[], fromMs: number, toMs: 
 	return Math.max(MIN_RATE_PER_SECOND, (count * 1000) / windowMs);
 }
 
-/**
- * The pace once a window between two 429s has been estimated. The estimate is exact when requests
- * were waiting all through the window; when the pace had been raised by a probe since the last
- * estimate, the rate before that raise ran a whole probe interval without a 429, so the pace does
- * not drop below it (a window that began with sends under the quota reads low).
- */
-export function paceAfterEstimate(
-	estimate: number | undefined,
-	current: number | undefined,
-	raisedFrom: number | undefined,
-): number | undefined {
-	if (estimate === undefined) return current;
-	return raisedFrom === undefined ? estimate : Math.max(estimate, raisedFrom);
-}
-
 /** Milliseconds between request starts at `ratePerSecond`; 0 = not paced. */
 export function intervalForRate(ratePerSecond: number | undefined): number {
 	return ratePerSecond !== undefined && ratePerSecond > 0 ? 1000 / ratePerSecond : 0;
@@ -70,12 +57,17 @@ export function intervalForPerMinute(perMinute: number): number {
 }
 
 /**
- * The pace after `sinceChangeMs` without a 429: raised by PROBE_FACTOR once PROBE_INTERVAL_MS has
- * passed, but only when the pace was what held requests back (raising an unused pace proves nothing).
+ * The pace after `sinceChangeMs` without a 429 or raise: raised by `step` once PROBE_INTERVAL_MS has
+ * passed, but only when the pace was what held requests back (raising an unused pace proves nothing);
+ * the next raise is then twice as large, up to PROBE_MAX_STEP.
  */
-export function probedRate(ratePerSecond: number, sinceChangeMs: number, paceWasBinding: boolean): number {
-	if (!paceWasBinding || sinceChangeMs < PROBE_INTERVAL_MS) return ratePerSecond;
-	return ratePerSecond * PROBE_FACTOR;
+export function probedRate(
+	pace: { ratePerSecond: number; step: number },
+	sinceChangeMs: number,
+	paceWasBinding: boolean,
+): { ratePerSecond: number; step: number } {
+	if (!paceWasBinding || sinceChangeMs < PROBE_INTERVAL_MS) return pace;
+	return { ratePerSecond: pace.ratePerSecond * (1 + pace.step), step: Math.min(PROBE_MAX_STEP, pace.step * 2) };
 }
 
 /**
