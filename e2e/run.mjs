@@ -42,6 +42,7 @@ import {
 	startN8n,
 } from '../scripts/lib/harness.mjs';
 import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSession, prepareBrowser, screenshotWorkflow } from './browser.mjs';
+import { checkOverlappingRuns } from './overlap.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -375,6 +376,7 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 				assert.match(result.message, /404|clone/i, result.message);
 			});
 			if (reviewRun) await phase(`${prefix} answer the review forms`, () => answerReviewForms(instance, api, reviewRun, prefix));
+			await checkOverlappingRuns({ instance, api, check, prefix });
 		}
 
 		if (browserTools) {
