@@ -110,9 +110,16 @@ describe('what is retried', () => {
 		const base = { retriesUsed: 0, maxRetries: 3, retryable: true, rateLimited: true, maxRateLimitWaitMs: 10_000 };
 		expect(decideRetry({ ...base, retryAfterMs: 1000, rateLimitWaitedMs: 9000 }).retry).toBe(true);
 		expect(decideRetry({ ...base, retryAfterMs: 1000, rateLimitWaitedMs: 9001 })).toEqual({ retry: false, reason: 'wait-limit' });
-		// 0 = never wait for a rate limit; a Retry-After of 0 is no wait.
+		// 0 = never wait for a rate limit: the first 429 fails, whatever its Retry-After.
 		expect(decideRetry({ ...base, maxRateLimitWaitMs: 0, retryAfterMs: 1000, rateLimitWaitedMs: 0 })).toEqual({ retry: false, reason: 'wait-limit' });
-		expect(decideRetry({ ...base, maxRateLimitWaitMs: 0, retryAfterMs: 0, rateLimitWaitedMs: 0 }).retry).toBe(true);
+		expect(decideRetry({ ...base, maxRateLimitWaitMs: 0, retryAfterMs: 0, rateLimitWaitedMs: 0 })).toEqual({ retry: false, reason: 'wait-limit' });
+	});
+
+	test('a Retry-After of 0 cannot spin: it waits the backoff of the item’s 429 count, still without spending a retry', () => {
+		const base = { retriesUsed: 0, maxRetries: 0, retryable: true, rateLimited: true, retryAfterMs: 0, rateLimitWaitedMs: 0, maxRateLimitWaitMs: 300_000 };
+		expect(decideRetry({ ...base, rateLimits: 1, random: () => 1 })).toEqual({ retry: true, delayMs: BACKOFF_BASE_MS, fromServer: true, spendsRetry: false });
+		expect(decideRetry({ ...base, rateLimits: 30, random: () => 1 })).toMatchObject({ delayMs: BACKOFF_MAX_MS });
+		expect(decideRetry({ ...base, rateLimits: 30, rateLimitWaitedMs: 299_000 })).toEqual({ retry: false, reason: 'wait-limit' });
 	});
 
 	test('a 429 that names no wait backs off, spends a retry, and its wait counts towards the bound', () => {

@@ -224,6 +224,7 @@ export async function decide(
 			maxRetries: options.maxRetries,
 			retryable,
 			rateLimited,
+			rateLimits,
 			retryAfterMs,
 			rateLimitWaitedMs,
 			maxRateLimitWaitMs: limiter.maxWaitPerItemMs,

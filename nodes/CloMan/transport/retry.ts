@@ -80,7 +80,8 @@ export type RetryDecision =
  *
  * - A server-given wait is obeyed exactly; one longer than the cap is not shortened but refused.
  * - A 429 with such a wait is the server asking for time, not a failure: it spends none of Max Retries.
- *   What bounds it is the item's total rate-limit wait: past `maxRateLimitWaitMs` the item fails.
+ *   What bounds it is the item's total rate-limit wait: past `maxRateLimitWaitMs` the item fails. A
+ *   Retry-After of 0 is stretched to the backoff of the item's 429 count, so it cannot spin.
  * - Everything else retryable (5xx, dropped connections, timeouts, a 429 that names no wait) spends
  *   one of Max Retries; a 429 without a wait also counts its backoff towards the total wait.
  */
@@ -91,6 +92,8 @@ export function decideRetry(args: {
 	retryable: boolean;
 	/** The answer was a 429. */
 	rateLimited?: boolean;
+	/** 429s this item has had, this one included (the backoff step for a Retry-After of 0). */
+	rateLimits?: number;
 	retryAfterMs?: number;
 	/** Time this item has already waited for rate limits. */
 	rateLimitWaitedMs?: number;
@@ -105,8 +108,9 @@ export function decideRetry(args: {
 		(args.rateLimitWaitedMs ?? 0) + delayMs > args.maxRateLimitWaitMs;
 	if (args.rateLimited && args.retryAfterMs !== undefined) {
 		if (args.retryAfterMs > RETRY_AFTER_CAP_MS) return { retry: false, reason: 'retry-after-too-long' };
-		if (overWaitLimit(args.retryAfterMs)) return { retry: false, reason: 'wait-limit' };
-		return { retry: true, delayMs: args.retryAfterMs, fromServer: true, spendsRetry: false };
+		const delayMs = args.retryAfterMs > 0 ? args.retryAfterMs : backoffDelay(args.rateLimits ?? 1, args.random);
+		if (overWaitLimit(delayMs)) return { retry: false, reason: 'wait-limit' };
+		return { retry: true, delayMs, fromServer: true, spendsRetry: false };
 	}
 	if (args.retriesUsed >= args.maxRetries) return { retry: false, reason: 'exhausted' };
 	if (args.retryAfterMs !== undefined) {
