@@ -80,6 +80,7 @@ export class SharedRateState {
 	/** Learned pace, requests per second; undefined until two 429s have shown it. */
 	ratePerSecond: number | undefined;
 
+	/** Figures for tests and benchmarks; `estimates` holds the latest few learned rates. */
 	readonly stats = { rateLimited: 0, decreases: 0, pausedMs: 0, estimates: [] as number[], probes: 0 };
 
 	private lastDecreaseAt = Number.NEGATIVE_INFINITY;
@@ -255,7 +256,7 @@ export class SharedRateState {
 		this.ratePerSecond = ratePerSecond;
 		this.rateChangedAt = now;
 		this.paceWasBinding = false;
-		if (estimated) this.stats.estimates.push(Math.round(ratePerSecond * 100) / 100);
+		if (estimated) this.stats.estimates = [...this.stats.estimates.slice(-15), Math.round(ratePerSecond * 100) / 100];
 		else this.stats.probes++;
 	}
 
