@@ -5,15 +5,16 @@ import {
 	ACCEPTED_MEMORY_MAX,
 	ACCEPTED_MEMORY_MS,
 	estimateRate,
+	ESTIMATE_BURST_MS,
 	ESTIMATE_MIN_WINDOW_MS,
 	grownLimit,
 	halvedLimit,
-	IDLE_RESET_MS,
 	intervalForPerMinute,
 	intervalForRate,
 	nextSlot,
 	PROBE_FIRST_STEP,
 	probedRate,
+	windowShowsQuota,
 } from './pacing';
 
 /** Most requests in flight at once, whatever the user asks. */
@@ -94,8 +95,16 @@ export class SharedRateState {
 	/** The next probe's raise of the pace (a fraction). */
 	private probeStep = PROBE_FIRST_STEP;
 
-	/** Since when nothing has been in flight and nobody waiting; undefined while busy. */
-	private idleSince: number | undefined;
+	/**
+	 * Time so far in which no run wanted to send (nothing in flight, no slot held, no pause running), in
+	 * ms, and since when it runs now.
+	 */
+	private idleMs = 0;
+
+	private idleFrom: number | undefined;
+
+	/** Idle time (see idleMs) when the quota was last seen used up. */
+	private lastEmptyIdleMs = 0;
 
 	private lastSlotAt = Number.NEGATIVE_INFINITY;
 
@@ -107,7 +116,7 @@ export class SharedRateState {
 	private lastEmptyAt: number | undefined;
 
 	/** A window between two 429s whose estimate waits for the requests started in it to finish. */
-	private pending: { from: number; to: number } | undefined;
+	private pending: { from: number; to: number; idleMs: number; refused: number } | undefined;
 
 	/** Starts of accepted requests since `lastEmptyAt` (only kept once a 429 has come). */
 	private accepted: number[] = [];
@@ -160,10 +169,9 @@ export class SharedRateState {
 
 	/** Take a request slot: counts as in flight from now; returns when it may start. */
 	reserve(now: number): number {
-		if (this.idleSince !== undefined) {
-			// Idle (outside a pause) long enough for the quota to refill unseen: the next 429 opens a new window.
-			if (now - Math.max(this.idleSince, this.pausedUntil) >= IDLE_RESET_MS) this.forgetWindow();
-			this.idleSince = undefined;
+		if (this.idleFrom !== undefined) {
+			this.idleMs += Math.max(0, now - this.idleFrom);
+			this.idleFrom = undefined;
 		}
 		if (this.ratePerSecond !== undefined) {
 			const pace = { ratePerSecond: this.ratePerSecond, step: this.probeStep };
@@ -200,12 +208,12 @@ export class SharedRateState {
 		this.lastUsed = now;
 		const index = this.started.indexOf(startedAt);
 		if (index >= 0) this.started.splice(index, 1);
+		this.markIfIdle(now);
 		if (outcome === 'accepted' && this.lastEmptyAt !== undefined && startedAt > this.windowFloor()) {
 			this.accepted.push(startedAt);
 			if (this.accepted.length > ACCEPTED_MEMORY_MAX) this.forgetAccepted(now);
 		}
 		this.settleEstimate(now);
-		this.markIfIdle(now);
 		this.notify();
 	}
 
@@ -232,6 +240,8 @@ export class SharedRateState {
 		if (until > this.pausedUntil) {
 			this.stats.pausedMs += until - Math.max(now, this.pausedUntil);
 			this.pausedUntil = until;
+			// A pause is not idle time: the quota refills for the requests that wait.
+			if (this.idleFrom !== undefined) this.idleFrom = Math.max(this.idleFrom, until);
 		}
 		if (startedAt > this.lastDecreaseAt) {
 			this.lastDecreaseAt = now;
@@ -242,14 +252,28 @@ export class SharedRateState {
 			}
 			this.successesSinceChange = 0;
 		}
+		// Idle time up to now: the 429'd request held a slot since `startedAt`, so none since then.
+		const idleNow = this.idleMs;
 		if (this.lastEmptyAt === undefined || startedAt - this.lastEmptyAt < ESTIMATE_MIN_WINDOW_MS) {
-			this.lastEmptyAt = Math.max(this.lastEmptyAt ?? startedAt, startedAt);
+			if (this.lastEmptyAt === undefined || startedAt > this.lastEmptyAt) {
+				this.lastEmptyAt = startedAt;
+				this.lastEmptyIdleMs = idleNow;
+			}
+			if (this.pending && Math.abs(startedAt - this.pending.to) <= ESTIMATE_BURST_MS) this.pending.refused++;
+			this.settleEstimate(now);
 		} else {
-			this.pending = { from: this.pending?.from ?? this.lastEmptyAt, to: startedAt };
+			const idleMs = (this.pending?.idleMs ?? 0) + idleNow - this.lastEmptyIdleMs;
+			this.pending = { from: this.pending?.from ?? this.lastEmptyAt, to: startedAt, idleMs, refused: 1 };
 			this.lastEmptyAt = startedAt;
+			this.lastEmptyIdleMs = idleNow;
 			this.settleEstimate(now);
 		}
 		this.notify();
+	}
+
+	private markIfIdle(now: number): void {
+		// Waiters only wait while something is in flight, so nothing in flight means nobody wants to send.
+		if (this.inFlight === 0) this.idleFrom = Math.max(now, this.pausedUntil);
 	}
 
 	private setRate(ratePerSecond: number, now: number, estimated: boolean): void {
@@ -260,28 +284,26 @@ export class SharedRateState {
 		else this.stats.probes++;
 	}
 
-	private markIfIdle(now: number): void {
-		if (this.inFlight === 0 && this.waiters.size === 0) this.idleSince ??= now;
-	}
-
-	private forgetWindow(): void {
-		this.lastEmptyAt = undefined;
-		this.pending = undefined;
-		this.accepted = [];
-		this.acceptedFloor = Number.NEGATIVE_INFINITY;
-	}
-
 	/** Accepted starts at or before this are not needed by any estimate to come. */
 	private windowFloor(): number {
 		return Math.max(this.acceptedFloor, Math.min(this.pending?.from ?? Infinity, this.lastEmptyAt ?? Infinity));
 	}
 
-	/** Estimate the pending window once every request started in it has its answer. */
+	/**
+	 * Estimate the pending window once every request started in it has its answer and, before any pace
+	 * is known, once the 429 that closed it has shown itself part of a burst (else it is dropped).
+	 */
 	private settleEstimate(now: number): void {
 		const window = this.pending;
 		if (!window || this.started.some((at) => at <= window.to)) return;
+		if (!windowShowsQuota(window.refused, this.ratePerSecond !== undefined)) {
+			if (now - window.to <= ESTIMATE_BURST_MS + 1_000) return; // the rest of the burst may still answer
+			this.pending = undefined;
+			this.forgetAccepted(now);
+			return;
+		}
 		this.pending = undefined;
-		const estimate = estimateRate(this.accepted, Math.max(window.from, this.acceptedFloor), window.to);
+		const estimate = estimateRate(this.accepted, Math.max(window.from, this.acceptedFloor), window.to, window.idleMs);
 		if (estimate !== undefined) {
 			this.probeStep = PROBE_FIRST_STEP;
 			this.setRate(estimate, now, true);

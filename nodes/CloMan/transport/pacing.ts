@@ -6,15 +6,23 @@
  *   successes adds one back.
  * - Pacing: once CloMan has answered 429 twice, the rate it accepts is known: every request that
  *   got through between two moments at which its quota was used up (two 429s) was paid for by what
- *   the quota refilled in between, so accepted / time between is the rate. Request starts are then
- *   spaced at that rate, and the rate is raised a little now and then while no 429 comes, so a
- *   raised quota gets used.
+ *   the quota refilled in between, so accepted / time between is the rate. Time in which no run
+ *   wanted to send (outside a pause) does not count: what refilled then may have gone unused. Request
+ *   starts are then spaced at that rate, and the rate is raised a little now and then while no 429
+ *   comes, so a raised quota gets used.
  */
 
 /** Shortest time between two 429s that gives a rate estimate (one request more or less is then ≤ 1/window). */
 export const ESTIMATE_MIN_WINDOW_MS = 1_000;
 /** Fewest accepted requests between two 429s that give a rate estimate. */
 export const ESTIMATE_MIN_ACCEPTED = 2;
+/**
+ * Until a pace is known, a window counts only when the 429 that closes it comes with another one
+ * started within this many ms: a used-up quota refuses every request that comes, one stray 429 does
+ * not show a quota (and pacing at what got through before it would slow a run for nothing).
+ */
+export const ESTIMATE_BURST_MS = 100;
+export const FIRST_ESTIMATE_MIN_REFUSED = 2;
 /** How long accepted request starts are remembered for estimates. */
 export const ACCEPTED_MEMORY_MS = 10 * 60_000;
 /** Most accepted request starts remembered per credential (bounds the memory at a high rate). */
@@ -27,23 +35,24 @@ export const PROBE_FIRST_STEP = 0.02;
 export const PROBE_MAX_STEP = 0.64;
 /** Lowest pace we settle on, in requests per second (one per minute). */
 export const MIN_RATE_PER_SECOND = 1 / 60;
-/**
- * A credential with nothing in flight and nobody waiting (outside a pause) for this long may have had
- * its quota refilled unseen: the next 429 starts a new estimate window instead of closing the old one.
- */
-export const IDLE_RESET_MS = 1_000;
 
 /**
  * The rate CloMan accepted between two 429s that started at `fromMs` and `toMs` (epoch ms), from the
- * start times of the requests it accepted. Undefined when the window is too short or too empty to say.
+ * start times of the requests it accepted, not counting `idleMs` in which nothing was sent. Undefined
+ * when the window is too short or too empty to say.
  */
-export function estimateRate(accepted: readonly number[], fromMs: number, toMs: number): number | undefined {
-	const windowMs = toMs - fromMs;
+export function estimateRate(accepted: readonly number[], fromMs: number, toMs: number, idleMs = 0): number | undefined {
+	const windowMs = toMs - fromMs - Math.max(0, idleMs);
 	if (windowMs < ESTIMATE_MIN_WINDOW_MS) return undefined;
 	let count = 0;
 	for (const at of accepted) if (at > fromMs && at <= toMs) count++;
 	if (count < ESTIMATE_MIN_ACCEPTED) return undefined;
 	return Math.max(MIN_RATE_PER_SECOND, (count * 1000) / windowMs);
+}
+
+/** Whether a window closed by `refused` 429s (started within ESTIMATE_BURST_MS of each other) may set the pace. */
+export function windowShowsQuota(refused: number, paceKnown: boolean): boolean {
+	return paceKnown || refused >= FIRST_ESTIMATE_MIN_REFUSED;
 }
 
 /** Milliseconds between request starts at `ratePerSecond`; 0 = not paced. */
