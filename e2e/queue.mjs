@@ -1,0 +1,513 @@
+// Queue-mode tier (npm run test:queue): the packed n8n-nodes-cloman in n8n 2.41.1 run the way teams
+// scale n8n: EXECUTIONS_MODE=queue, one main process, two workers (`n8n worker`), Redis as the queue
+// and PostgreSQL as the shared database, all on 127.0.0.1 and all started by this script.
+//
+// 1. Debian's postgresql and redis-server (scripts/install-queue-services.sh installs them when
+//    missing), a throwaway Postgres cluster and redis-server (scripts/lib/queue.mjs).
+// 2. Three n8n user folders (main, worker 1, worker 2), each with the packed tarball installed as a
+//    community package, the way each container of a real deployment has its own.
+// 3. The credential and a webhook-triggered copy of examples/scheduled-batch-approvals.json imported
+//    into Postgres; main and workers started.
+// 4. The batch workflow triggered several times at once through the main process's webhook: every
+//    execution is enqueued by the main process and run by a worker (worker logs name the executions),
+//    every item leaves CloMan on exactly one output, each decision is one the stand-in gave.
+// 5. A worker killed (SIGKILL) in the middle of a batch: what n8n does with the execution, what the
+//    user sees, and that no item is reported decided that was not.
+// 6. The API key is in no log, no Postgres table and no Redis key.
+//
+// Ends with one line "queue: N passed, N failed"; exits non-zero on any failure.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+import {
+	CREDENTIAL_TYPE,
+	DEMO_CREDENTIAL,
+	EXAMPLES,
+	LINES,
+	LOGS,
+	NODE_TYPE,
+	ROOT,
+	buildAndPack,
+	ensureN8n,
+	ensureRepoDeps,
+	importCredentials,
+	importWorkflows,
+	installCleanup,
+	killAll,
+	log,
+	phase,
+	prepareInstance,
+	restLogin,
+	sleep,
+} from '../scripts/lib/harness.mjs';
+import { FAST_STALL_DETECTION, ensureQueueServices, queueEnv, startPostgres, startQueueProcess, startRedis } from '../scripts/lib/queue.mjs';
+import { checkRunner } from './checks.mjs';
+
+const require = createRequire(import.meta.url);
+const { startStandin, defaultPolicy } = require('../test/standin/server.js');
+const { check, skipped, runTier } = checkRunner('queue');
+
+const LINE = LINES[2];
+const GOOD_KEY = 'cloman_sk_test_good';
+/** Every server of the tier ends by itself after this long, whatever happens to this process. */
+const SERVER_LIFETIME_S = 30 * 60;
+/** The tier gives up (and kills everything) after this long. */
+const WATCHDOG_MS = 25 * 60_000;
+const CONCURRENT_RUNS = 4;
+const WORKER_CONCURRENCY = 5;
+/** Stand-in answer time per decide request: normal runs, and the batch whose worker is killed. */
+const LATENCY_MS = 1000;
+const SLOW_LATENCY_MS = 3000;
+const SLOW_BATCH = 'slow';
+const TERMINAL = ['success', 'error', 'crashed', 'canceled'];
+
+const WORKFLOW = { id: 'ClomanBatchQueue1', path: 'cloman-batch-queue', webhookId: '7f3c2a10-5b7e-4d0c-9a61-0c1a2b3c4d01' };
+
+// ---------------------------------------------------------------------------------------------
+// The workflow: the scheduled batch example, started by a webhook instead of the manual trigger,
+// with each request's id tagged with the batch name the caller sends (so that runs can be told apart).
+
+function readExample() {
+	const workflow = JSON.parse(fs.readFileSync(EXAMPLES.batch.file, 'utf8'));
+	const code = workflow.nodes.filter((n) => n.type === 'n8n-nodes-base.code');
+	const cloman = workflow.nodes.filter((n) => n.type === NODE_TYPE);
+	const manual = workflow.nodes.filter((n) => n.type === 'n8n-nodes-base.manualTrigger');
+	assert.equal(code.length, 1, `${path.relative(ROOT, EXAMPLES.batch.file)}: expected one Code node`);
+	assert.equal(cloman.length, 1, `${path.relative(ROOT, EXAMPLES.batch.file)}: expected one CloMan node`);
+	assert.equal(manual.length, 1, `${path.relative(ROOT, EXAMPLES.batch.file)}: expected one manual trigger`);
+	return { workflow, code: code[0], cloman: cloman[0], trigger: manual[0] };
+}
+
+/** The example's input items, by running its Code node the way n8n's Code node does. */
+function exampleInputs() {
+	const { code } = readExample();
+	// eslint-disable-next-line no-new-func
+	return new Function(code.parameters.jsCode)().map((i) => i.json);
+}
+
+function writeQueueWorkflow(dir) {
+	const { workflow, code, trigger } = readExample();
+	workflow.id = WORKFLOW.id;
+	workflow.name += ' (queue mode: webhook)';
+	Object.assign(trigger, {
+		type: 'n8n-nodes-base.webhook',
+		typeVersion: 2,
+		webhookId: WORKFLOW.webhookId,
+		parameters: { httpMethod: 'POST', path: WORKFLOW.path, responseMode: 'onReceived', options: {} },
+	});
+	for (const schedule of workflow.nodes.filter((n) => n.type === 'n8n-nodes-base.scheduleTrigger')) {
+		workflow.nodes = workflow.nodes.filter((n) => n !== schedule);
+		delete workflow.connections[schedule.name];
+	}
+	code.parameters.jsCode = [
+		`const items = (() => {\n${code.parameters.jsCode}\n})();`,
+		`const batch = $(${JSON.stringify(trigger.name)}).first().json.body.batch;`,
+		`return items.map((item) => ({ ...item, json: { ...item.json, id: item.json.id + '/' + batch } }));`,
+	].join('\n');
+	const file = path.join(dir, 'queue-batch-webhook.json');
+	fs.writeFileSync(file, JSON.stringify(workflow, null, 2));
+	return { file, triggerName: trigger.name, clomanName: readExample().cloman.name };
+}
+
+const needsReview = (d) => d.requires_human_review === true || d.was_escalated === true;
+
+/** What the stand-in's policy decides for each input item: ids by output. */
+function expectedRouting(batch) {
+	const approved = [];
+	const review = [];
+	for (const input of exampleInputs()) {
+		(needsReview(defaultPolicy({ data: input })) ? review : approved).push(`${input.id}/${batch}`);
+	}
+	return { approved, review, all: [...approved, ...review] };
+}
+
+const sorted = (a) => [...a].sort();
+
+// ---------------------------------------------------------------------------------------------
+// Evidence: execution records in Postgres, execution data over REST, worker logs
+
+async function executionRows(pg) {
+	const rows = await pg.query(
+		`SELECT id, status, mode, to_char("startedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS'), to_char("stoppedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS') FROM execution_entity WHERE "workflowId" = '${WORKFLOW.id}' ORDER BY id::int`,
+	);
+	return rows.map(([id, status, mode, startedAt, stoppedAt]) => ({ id, status, mode, startedAt, stoppedAt }));
+}
+
+/** Waits until `count` executions after `afterId` exist and all have one of `statuses`. */
+async function waitForExecutions(pg, { afterId = 0, count, statuses = TERMINAL, timeoutMs = 120_000 }) {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const rows = (await executionRows(pg)).filter((r) => Number(r.id) > afterId);
+		if (rows.length >= count && rows.every((r) => statuses.includes(r.status))) return rows;
+		if (Date.now() > deadline) {
+			throw new Error(`after ${timeoutMs / 1000} s: ${rows.length} executions (${rows.map((r) => `${r.id} ${r.status}`).join(', ') || 'none'}), expected ${count} with status ${statuses.join('/')}`);
+		}
+		await sleep(500);
+	}
+}
+
+function flatted(main) {
+	return createRequire(path.join(main.n8n.dir, 'node_modules', 'n8n', 'package.json'))('flatted');
+}
+
+async function executionData(api, main, id) {
+	const r = await api.get(`/rest/executions/${id}`);
+	assert.equal(r.status, 200, `GET /rest/executions/${id}: ${r.status} ${r.text.slice(0, 300)}`);
+	return { status: r.json.data.status, data: flatted(main).parse(r.json.data.data) };
+}
+
+/** Execution ids a worker log says it started and finished. */
+function workerLog(file) {
+	const text = fs.readFileSync(file, 'utf8');
+	const ids = (re) => [...text.matchAll(re)].map((m) => m[1]);
+	return {
+		started: ids(/Worker started execution (\d+)/g),
+		finished: ids(/Worker finished execution (\d+)/g),
+	};
+}
+
+function mainLog(file) {
+	const text = fs.readFileSync(file, 'utf8');
+	return {
+		text,
+		enqueued: [...text.matchAll(/Enqueued execution (\d+)/g)].map((m) => m[1]),
+		startedHere: [...text.matchAll(/Worker started execution (\d+)/g)].map((m) => m[1]),
+	};
+}
+
+/** CloMan's outputs in an execution's run data: [[json, ...] per output]. */
+function clomanOutputs(data, clomanName) {
+	const runs = data.resultData.runData[clomanName];
+	if (!runs || runs.length === 0) return undefined;
+	return (runs[0].data?.main ?? []).map((items) => (items ?? []).map((i) => i.json));
+}
+
+function triggerBatch(data, triggerName) {
+	return data.resultData.runData[triggerName]?.[0]?.data?.main?.[0]?.[0]?.json?.body?.batch;
+}
+
+async function fireWebhook(main, batch) {
+	const res = await fetch(`${main.url}/webhook/${WORKFLOW.path}`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify({ batch }),
+		signal: AbortSignal.timeout(30_000),
+	});
+	const text = await res.text();
+	assert.equal(res.status, 200, `POST /webhook/${WORKFLOW.path} (${batch}): ${res.status} ${text.slice(0, 300)}`);
+	return text;
+}
+
+/**
+ * Checks a finished run of the batch workflow: every item on exactly one CloMan output, the
+ * routing the stand-in's policy gives, and every decision one the stand-in actually answered for
+ * that very item (decision ids are unique per answer).
+ */
+function assertBatchOutputs(data, { batch, clomanName, answered }) {
+	const outputs = clomanOutputs(data, clomanName);
+	assert.ok(outputs, `${batch}: the CloMan node did not run`);
+	assert.equal(outputs.length, 2, `${batch}: CloMan has ${outputs.length} outputs, expected 2 (Approved, Needs Review)`);
+	const expected = expectedRouting(batch);
+	const all = outputs.flat().map((j) => j.id);
+	assert.deepEqual(sorted(all), sorted(expected.all), `${batch}: items over both outputs`);
+	assert.equal(new Set(all).size, all.length, `${batch}: an item came out twice`);
+	assert.deepEqual(sorted(outputs[0].map((j) => j.id)), sorted(expected.approved), `${batch}: Approved`);
+	assert.deepEqual(sorted(outputs[1].map((j) => j.id)), sorted(expected.review), `${batch}: Needs Review`);
+	for (const item of outputs.flat()) {
+		const answer = answered.get(item.cloman?.decision_id);
+		assert.ok(answer, `${item.id}: decision ${item.cloman?.decision_id} was never answered by the stand-in`);
+		assert.equal(answer.id, item.id, `${item.id}: decision ${item.cloman.decision_id} answered item ${answer.id}`);
+		assert.equal(item.cloman.decision, answer.decision, `${item.id}: decision`);
+		assert.equal(item.cloman.confidence, answer.confidence, `${item.id}: confidence`);
+	}
+	return outputs;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+	installCleanup();
+	const watchdog = setTimeout(() => {
+		log(`queue: watchdog: the tier did not finish within ${WATCHDOG_MS / 60_000} minutes; stopping everything`);
+		killAll('SIGKILL');
+		process.exit(1);
+	}, WATCHDOG_MS);
+	watchdog.unref();
+	log(`queue: n8n ${LINE.version} in queue mode (main + 2 workers, Postgres, Redis) on 127.0.0.1`);
+
+	await phase('repository dependencies', ensureRepoDeps);
+	const [services, packed, installed] = await Promise.allSettled([
+		phase('postgresql + redis-server (Debian packages)', ensureQueueServices),
+		phase('npm run build + npm pack', buildAndPack),
+		phase(`n8n ${LINE.version} (Node 24)`, () => ensureN8n(LINE)),
+	]);
+	const ready = [
+		await check('Debian postgresql and redis-server are installed', () => {
+			if (services.status !== 'fulfilled') throw services.reason;
+			log(`      ${services.value.summary}${services.value.installed ? ' (installed by apt-get in this run)' : ''}`);
+		}),
+		await check('npm pack: the tarball holds the built node and credential', () => {
+			if (packed.status !== 'fulfilled') throw packed.reason;
+		}),
+		await check(`n8n ${LINE.version} installs`, () => {
+			if (installed.status !== 'fulfilled') throw installed.reason;
+		}),
+	];
+	if (ready.includes(false)) return;
+
+	const { pg, redis } = await phase('Postgres cluster + redis-server on 127.0.0.1', async () => {
+		const [pgResult, redisResult] = await Promise.allSettled([startPostgres({ lifetimeSeconds: SERVER_LIFETIME_S }), startRedis({ lifetimeSeconds: SERVER_LIFETIME_S })]);
+		if (pgResult.status !== 'fulfilled' || redisResult.status !== 'fulfilled') {
+			if (pgResult.status === 'fulfilled') await pgResult.value.stop();
+			if (redisResult.status === 'fulfilled') await redisResult.value.stop();
+			throw pgResult.reason ?? redisResult.reason;
+		}
+		return { pg: pgResult.value, redis: redisResult.value };
+	});
+	log(`  Postgres ${pg.host}:${pg.port} (database ${pg.database}), Redis ${redis.host}:${redis.port}`);
+
+	// The stand-in records every answer by its unique decision id, to check outputs against.
+	const answered = new Map();
+	let answers = 0;
+	const standin = await startStandin({
+		lifetimeMs: SERVER_LIFETIME_S * 1000,
+		latencyMs: (body) => (String(body?.data?.id ?? '').endsWith(`/${SLOW_BATCH}`) ? SLOW_LATENCY_MS : LATENCY_MS),
+		policy: (body) => {
+			const decision = defaultPolicy(body);
+			const decisionId = `dec_queue_${++answers}`;
+			answered.set(decisionId, { id: body?.data?.id, decision: decision.decision, confidence: decision.confidence, at: Date.now() });
+			return { ...decision, decision_id: decisionId };
+		},
+	});
+	log(`  CloMan stand-in at ${standin.url}`);
+
+	const processes = [];
+	try {
+		await runQueueChecks({ pg, redis, standin, answered, tarball: packed.value.tarball, processes });
+	} finally {
+		await phase('stop n8n, the stand-in, Postgres and Redis', async () => {
+			await Promise.all(processes.map((p) => p.stop()));
+			await standin.close();
+			await checkNoSecrets({ pg, redis, processes });
+			await Promise.all([pg.stop(), redis.stop()]);
+		});
+	}
+}
+
+async function runQueueChecks({ pg, redis, standin, answered, tarball, processes }) {
+	const encryptionKey = crypto.randomBytes(24).toString('base64');
+	const names = ['queue-main', 'queue-worker1', 'queue-worker2'];
+	for (const name of names) fs.writeFileSync(path.join(LOGS, `instance-${name}.log`), '');
+	let instances;
+	const prepared = await check('the packed tarball installs as a community package in each process\'s own user folder (main, worker 1, worker 2)', async () => {
+		instances = await phase('3 user folders + npm install of the tarball', () =>
+			Promise.all(names.map((name) => prepareInstance({ name, lineInfo: LINE, tarball }))),
+		);
+	});
+	if (!prepared) return;
+	const [mainInstance, ...workerInstances] = instances;
+	mainInstance.env = queueEnv(mainInstance, { role: 'main', main: mainInstance, pg, redis, encryptionKey, extra: FAST_STALL_DETECTION });
+	for (const w of workerInstances) w.env = queueEnv(w, { role: 'worker', main: mainInstance, pg, redis, encryptionKey, extra: FAST_STALL_DETECTION });
+
+	let workflow;
+	const imported = await check('import:credentials and import:workflow into Postgres (with the queue-mode environment)', () =>
+		phase('import the credential and the webhook workflow (creates the schema in Postgres)', async () => {
+			await importCredentials(mainInstance, [
+				{ id: DEMO_CREDENTIAL.id, name: DEMO_CREDENTIAL.name, type: CREDENTIAL_TYPE, data: { apiKey: GOOD_KEY, baseUrl: standin.url } },
+			]);
+			workflow = writeQueueWorkflow(mainInstance.userFolder);
+			await importWorkflows(mainInstance, [workflow.file]);
+			const rows = await pg.query(`SELECT id FROM workflow_entity WHERE id = '${WORKFLOW.id}'`);
+			assert.deepEqual(rows, [[WORKFLOW.id]], `workflow_entity: ${JSON.stringify(rows)}`);
+		}),
+	);
+	if (!imported) return;
+
+	const logFor = (name) => path.join(LOGS, `${name}.log`);
+	let mainProcess;
+	let workers = [];
+	const started = await check('main process (n8n start) and two workers (n8n worker) start in queue mode and report ready', () =>
+		phase('start main + 2 workers', async () => {
+			const results = await Promise.allSettled([
+				startQueueProcess(mainInstance, { role: 'main', logFile: logFor(names[0]), lifetimeSeconds: SERVER_LIFETIME_S }),
+				...workerInstances.map((w, i) =>
+					startQueueProcess(w, { role: 'worker', logFile: logFor(names[i + 1]), lifetimeSeconds: SERVER_LIFETIME_S, concurrency: WORKER_CONCURRENCY }),
+				),
+			]);
+			for (const r of results) if (r.status === 'fulfilled') processes.push(r.value);
+			const failed = results.find((r) => r.status === 'rejected');
+			if (failed) throw failed.reason;
+			[mainProcess, ...workers] = results.map((r) => r.value);
+			for (const [i, w] of workers.entries()) w.label = `worker ${i + 1}`;
+		}),
+	);
+	if (!started) return;
+
+	let api;
+	const loggedIn = await check('main: REST login as the owner; the node type is served; the workflow is published (its webhook registered by the main process)', async () => {
+		api = await restLogin(mainInstance);
+		const nodes = await api.get('/types/nodes.json');
+		assert.equal(nodes.status, 200);
+		assert.ok(nodes.json.some((n) => n.name === NODE_TYPE), `${NODE_TYPE} is not served by the main process`);
+		const wf = await api.get(`/rest/workflows/${WORKFLOW.id}`);
+		assert.equal(wf.status, 200, `GET /rest/workflows/${WORKFLOW.id}: ${wf.status}`);
+		// What the editor's Publish button sends.
+		const published = await api.post(`/rest/workflows/${WORKFLOW.id}/activate`, { versionId: wf.json.data.versionId });
+		assert.equal(published.status, 200, `POST /rest/workflows/${WORKFLOW.id}/activate: ${published.status} ${published.text.slice(0, 300)}`);
+		assert.ok(published.json.data.activeVersionId, 'the workflow is not published');
+		// n8n 2.41.1 publishes through an outbox: the webhook is registered a moment later.
+		const deadline = Date.now() + 60_000;
+		while ((await pg.query(`SELECT 1 FROM webhook_entity WHERE "workflowId" = '${WORKFLOW.id}'`)).length === 0) {
+			if (Date.now() > deadline) throw new Error('the published workflow\'s webhook was not registered within 60 s');
+			await sleep(250);
+		}
+	});
+	if (!loggedIn) return;
+
+	await phase(`${CONCURRENT_RUNS} batch runs at once`, () => checkConcurrentRuns({ pg, standin, answered, api, mainInstance, mainProcess, workers, workflow }));
+	await phase('a worker killed mid-batch', () => checkWorkerKill({ pg, standin, answered, api, mainInstance, mainProcess, workers, workflow }));
+}
+
+async function checkConcurrentRuns({ pg, standin, answered, api, mainInstance, mainProcess, workers, workflow }) {
+	const batches = Array.from({ length: CONCURRENT_RUNS }, (_, i) => `q${i + 1}`);
+	standin.reset();
+	const before = Math.max(0, ...(await executionRows(pg)).map((r) => Number(r.id)));
+	const startedAt = Date.now();
+	let rows;
+	const ran = await check(`${CONCURRENT_RUNS} webhook calls at once to the main process: each answered, ${CONCURRENT_RUNS} executions recorded in Postgres, all "success"`, async () => {
+		await Promise.all(batches.map((b) => fireWebhook(mainInstance, b)));
+		rows = await waitForExecutions(pg, { afterId: before, count: CONCURRENT_RUNS });
+		assert.equal(rows.length, CONCURRENT_RUNS, `executions: ${JSON.stringify(rows)}`);
+		assert.deepEqual(rows.map((r) => r.status), rows.map(() => 'success'), `statuses: ${JSON.stringify(rows)}`);
+		assert.ok(rows.every((r) => r.mode === 'webhook'), `modes: ${rows.map((r) => r.mode)}`);
+		log(`      ${rows.length} executions (${rows.map((r) => r.id).join(', ')}) in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+	});
+	if (!ran) return;
+	const ids = rows.map((r) => r.id);
+
+	await check('each execution was enqueued by the main process and run by exactly one worker (worker logs); the main process ran none', () => {
+		const m = mainLog(mainProcess.logFile);
+		for (const id of ids) assert.ok(m.enqueued.includes(id), `the main log does not say it enqueued execution ${id}`);
+		assert.deepEqual(m.startedHere.filter((id) => ids.includes(id)), [], 'the main process ran executions itself');
+		const perWorker = workers.map((w) => workerLog(w.logFile));
+		for (const id of ids) {
+			const runBy = perWorker.map((l, i) => (l.started.includes(id) && l.finished.includes(id) ? workers[i].label : undefined)).filter(Boolean);
+			assert.equal(runBy.length, 1, `execution ${id} was started and finished by ${runBy.length} workers (${runBy.join(', ')})`);
+		}
+		log(`      ${workers.map((w, i) => `${w.label}: executions ${perWorker[i].started.filter((id) => ids.includes(id)).join(', ') || 'none'}`).join('; ')}`);
+	});
+	await check('both workers ran executions of the batch workflow, so each loaded the CloMan package from its own folder', () => {
+		for (const w of workers) {
+			const ran = workerLog(w.logFile).finished.filter((id) => ids.includes(id));
+			assert.ok(ran.length > 0, `${w.label} ran none of ${ids.join(', ')}`);
+		}
+	});
+
+	const runs = [];
+	await check('every item of every run leaves CloMan on exactly one output (Approved / Needs Review as the policy decides), each decision one the stand-in gave for that item', async () => {
+		for (const id of ids) {
+			const { status, data } = await executionData(api, mainInstance, id);
+			assert.equal(status, 'success', `execution ${id}: ${status}`);
+			const batch = triggerBatch(data, workflow.triggerName);
+			assert.ok(batches.includes(batch), `execution ${id}: batch ${batch}`);
+			runs.push({ id, batch, outputs: assertBatchOutputs(data, { batch, clomanName: workflow.clomanName, answered }) });
+		}
+		assert.deepEqual(sorted(runs.map((r) => r.batch)), sorted(batches), 'one execution per webhook call');
+		const expected = expectedRouting('x');
+		log(`      each run: Approved ${expected.approved.length} / Needs Review ${expected.review.length} of ${expected.all.length}`);
+	});
+	await check(`the stand-in got exactly one decide request per item per run (${CONCURRENT_RUNS} × ${exampleInputs().length}), each with the key header; runs overlapped`, () => {
+		const decides = standin.requests.filter((r) => r.path === '/api/v1/public/decide');
+		const want = batches.flatMap((b) => expectedRouting(b).all);
+		assert.deepEqual(sorted(decides.map((r) => r.body?.data?.id)), sorted(want), 'decide requests by item');
+		assert.ok(decides.every((r) => r.headers['x-api-key'] === GOOD_KEY && r.status === 200), 'key header / status');
+		const { maxInFlight } = standin.stats();
+		assert.ok(maxInFlight > WORKER_CONCURRENCY, `at most ${maxInFlight} requests were in flight at once: the runs did not overlap`);
+		log(`      up to ${maxInFlight} decide requests in flight at once`);
+	});
+}
+
+async function checkWorkerKill({ pg, standin, api, mainInstance, mainProcess, workers, workflow }) {
+	standin.reset();
+	const before = Math.max(0, ...(await executionRows(pg)).map((r) => Number(r.id)));
+	const items = expectedRouting(SLOW_BATCH).all;
+	const slowAnswers = () => standin.requests.filter((r) => r.body?.data?.id?.endsWith(`/${SLOW_BATCH}`) && r.status === 200);
+	let victim;
+	let execId;
+	let killedAt;
+	let answeredAtKill;
+	const killed = await check(`a worker is killed (SIGKILL, with its task runner) while its execution waits on CloMan mid-batch`, async () => {
+		await fireWebhook(mainInstance, SLOW_BATCH);
+		const [row] = await waitForExecutions(pg, { afterId: before, count: 1, statuses: ['running'], timeoutMs: 60_000 });
+		execId = row.id;
+		const deadline = Date.now() + 60_000;
+		// Wait until the first round of requests is answered and the next one is in flight.
+		while (slowAnswers().length < WORKER_CONCURRENCY || standin.stats().inFlight === 0) {
+			if (Date.now() > deadline) throw new Error(`the slow batch did not get going: ${slowAnswers().length} answers`);
+			await sleep(50);
+		}
+		victim = workers.find((w) => workerLog(w.logFile).started.includes(execId));
+		assert.ok(victim, `no worker log says it started execution ${execId}`);
+		answeredAtKill = new Set(slowAnswers().map((r) => r.body.data.id));
+		killedAt = Date.now();
+		await victim.crash();
+		assert.ok(answeredAtKill.size > 0 && answeredAtKill.size < items.length, `${answeredAtKill.size} of ${items.length} answered at the kill`);
+		log(`      killed ${victim.label} running execution ${execId}; CloMan had answered ${answeredAtKill.size} of ${items.length} items`);
+	});
+	if (!killed) return;
+	const survivor = workers.find((w) => w !== victim);
+
+	let final;
+	await check('n8n ends that execution as failed once the job\'s lock expires (no worker re-runs it)', async () => {
+		[final] = await waitForExecutions(pg, { afterId: Number(execId) - 1, count: 1, statuses: ['error', 'crashed', 'success', 'canceled'], timeoutMs: 180_000 });
+		const seconds = ((Date.now() - killedAt) / 1000).toFixed(1);
+		log(`      execution ${execId}: status "${final.status}" ${seconds} s after the kill`);
+		assert.notEqual(final.status, 'success', 'the killed execution was reported successful');
+		assert.ok(!workerLog(survivor.logFile).started.includes(execId), `${survivor.label} ran execution ${execId} again`);
+	});
+	await check('what the user sees: the execution\'s error, and no CloMan output: no item reported decided', async () => {
+		const { status, data } = await executionData(api, mainInstance, execId);
+		const error = data.resultData.error;
+		log(`      REST /rest/executions/${execId}: status "${status}", error: ${error?.message ?? '(none)'}`);
+		assert.ok(['error', 'crashed'].includes(status), status);
+		assert.equal(clomanOutputs(data, workflow.clomanName), undefined, 'the failed execution holds CloMan output');
+		const downstream = Object.keys(data.resultData.runData ?? {});
+		log(`      nodes with run data: ${downstream.join(', ') || 'none'}`);
+		const m = mainLog(mainProcess.logFile).text;
+		const line = m.split('\n').find((l) => l.includes(`execution ${execId}`) && /stalled|Problem|crash/i.test(l));
+		if (line) log(`      main log: ${line.trim().slice(0, 300)}`);
+	});
+	await check('nothing asked CloMan about that batch after the kill', () => {
+		const later = standin.requests.filter((r) => r.body?.data?.id?.endsWith(`/${SLOW_BATCH}`) && r.at > killedAt);
+		assert.deepEqual(later.map((r) => r.body.data.id), []);
+	});
+}
+
+/** The API key in no log of this run, no Postgres table, no Redis key. */
+async function checkNoSecrets({ pg, redis, processes }) {
+	const files = [
+		...processes.map((p) => p.logFile),
+		...['queue-main', 'queue-worker1', 'queue-worker2'].map((n) => path.join(LOGS, `instance-${n}.log`)),
+		pg.logFile,
+		redis.logFile,
+	].filter((f) => fs.existsSync(f));
+	await check(`the API key is in none of the ${files.length} log files of the run (main, workers, CLI, Postgres, Redis)`, () => {
+		for (const f of files) assert.ok(!fs.readFileSync(f, 'utf8').includes(GOOD_KEY), `${path.relative(ROOT, f)} contains the API key`);
+	});
+	await check('the API key is in no Postgres table (pg_dump --data-only); the credential row holds it encrypted', async () => {
+		const dump = await pg.dump();
+		assert.ok(dump.length > 10_000, `the dump is only ${dump.length} bytes`);
+		assert.ok(!dump.includes(GOOD_KEY), 'pg_dump contains the API key');
+		const [[data]] = await pg.query(`SELECT data FROM credentials_entity WHERE id = '${DEMO_CREDENTIAL.id}'`);
+		assert.ok(data.length > 20 && !data.includes('apiKey'), `credentials_entity.data: ${data.slice(0, 40)}…`);
+	});
+	await check('the API key is in no Redis key', async () => {
+		const all = await redis.dumpAll();
+		assert.ok(!all.includes(GOOD_KEY), 'Redis holds the API key');
+	});
+}
+
+await runTier(main);
