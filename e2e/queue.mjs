@@ -430,7 +430,7 @@ async function checkConcurrentRuns({ pg, standin, answered, api, mainInstance, m
 	});
 }
 
-async function checkWorkerKill({ pg, standin, api, mainInstance, mainProcess, workers, workflow }) {
+async function checkWorkerKill({ pg, standin, answered, api, mainInstance, mainProcess, workers, workflow }) {
 	standin.reset();
 	const before = Math.max(0, ...(await executionRows(pg)).map((r) => Number(r.id)));
 	const items = expectedRouting(SLOW_BATCH).all;
@@ -483,6 +483,36 @@ async function checkWorkerKill({ pg, standin, api, mainInstance, mainProcess, wo
 	await check('nothing asked CloMan about that batch after the kill', () => {
 		const later = standin.requests.filter((r) => r.body?.data?.id?.endsWith(`/${SLOW_BATCH}`) && r.at > killedAt);
 		assert.deepEqual(later.map((r) => r.body.data.id), []);
+	});
+	let retryError;
+	await check('"Retry" on that execution runs on a worker and ends at once with the same error, asking CloMan nothing', async () => {
+		const retryAt = Date.now();
+		const r = await api.post(`/rest/executions/${execId}/retry`, { loadWorkflow: false });
+		assert.equal(r.status, 200, `POST /rest/executions/${execId}/retry: ${r.status} ${r.text.slice(0, 300)}`);
+		const retryId = String(r.json.data.id);
+		const [row] = await waitForExecutions(pg, { afterId: Number(retryId) - 1, count: 1, timeoutMs: 60_000 });
+		assert.equal(row.status, 'error', `retry ${retryId}: ${row.status}`);
+		retryError = (await executionData(api, mainInstance, retryId)).data.resultData.error?.message;
+		assert.ok(workers.some((w) => workerLog(w.logFile).finished.includes(retryId)), `no worker ran the retry ${retryId}`);
+		const asked = standin.requests.filter((x) => x.body?.data?.id?.endsWith(`/${SLOW_BATCH}`) && x.at >= retryAt);
+		assert.equal(asked.length, 0, `the retry asked CloMan ${asked.length} times`);
+		log(`      retry = execution ${retryId}, status "${row.status}": ${retryError}`);
+	});
+	await check('running the batch again decides every item afresh (each decision answered during the new run); items decided before the kill are asked again', async () => {
+		standin.reset();
+		const rerunAt = Date.now();
+		const last = Math.max(...(await executionRows(pg)).map((r) => Number(r.id)));
+		await fireWebhook(mainInstance, SLOW_BATCH);
+		const [row] = await waitForExecutions(pg, { afterId: last, count: 1, timeoutMs: 120_000 });
+		assert.equal(row.status, 'success', `re-run ${row.id}: ${row.status}`);
+		const { data } = await executionData(api, mainInstance, row.id);
+		const outputs = assertBatchOutputs(data, { batch: SLOW_BATCH, clomanName: workflow.clomanName, answered });
+		for (const item of outputs.flat()) {
+			assert.ok(answered.get(item.cloman.decision_id).at >= rerunAt, `${item.id}: decision ${item.cloman.decision_id} is from before the re-run`);
+		}
+		const askedAgain = [...answeredAtKill].filter((id) => standin.requests.some((r) => r.body?.data?.id === id));
+		assert.deepEqual(sorted(askedAgain), sorted(answeredAtKill), 'items decided before the kill');
+		log(`      re-run = execution ${row.id} on ${survivor.label}: ${outputs[0].length} Approved / ${outputs[1].length} Needs Review; CloMan was asked again for the ${askedAgain.length} items it had decided before the kill`);
 	});
 }
 
