@@ -18,6 +18,7 @@
 // Ends with one line "queue: N passed, N failed"; exits non-zero on any failure.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -227,6 +228,53 @@ function assertBatchOutputs(data, { batch, clomanName, answered }) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The compose example in examples/queue-mode is documentation (no container engine runs here):
+// it is checked against what this run does and against the variables n8n 2.41.1 reads.
+
+const COMPOSE_FILE = path.join(ROOT, 'examples', 'queue-mode', 'docker-compose.yml');
+const SHARED_QUEUE_VARIABLES = [
+	'EXECUTIONS_MODE', 'QUEUE_BULL_REDIS_HOST', 'QUEUE_BULL_REDIS_PORT', 'DB_TYPE', 'DB_POSTGRESDB_HOST', 'DB_POSTGRESDB_PORT',
+	'DB_POSTGRESDB_DATABASE', 'DB_POSTGRESDB_USER', 'DB_POSTGRESDB_PASSWORD', 'N8N_ENCRYPTION_KEY', 'N8N_WEBHOOK_URL',
+];
+
+/** Every environment variable name n8n reads through its config classes (@Env('NAME')). */
+function n8nConfigVariables(n8nInstall) {
+	const dirs = ['@n8n/config/dist', 'n8n/dist', 'n8n-core/dist'].map((d) => path.join(n8nInstall.dir, 'node_modules', d));
+	const r = spawnSync('grep', ['-rhoE', "Env\\)\\('[A-Z0-9_]+'", '--include=*.js', ...dirs], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+	return new Set([...r.stdout.matchAll(/'([A-Z0-9_]+)'/g)].map((m) => m[1]));
+}
+
+async function checkComposeExample(n8nInstall) {
+	await check('the compose example runs main (`start`) and 2 workers (`worker`) with the same queue variables as this run, each one n8n 2.41.1 reads', () => {
+		const YAML = createRequire(path.join(n8nInstall.dir, 'node_modules', 'n8n', 'package.json'))('yaml');
+		const compose = YAML.parse(fs.readFileSync(COMPOSE_FILE, 'utf8'), { merge: true });
+		const main = compose.services['n8n-main'];
+		const worker = compose.services['n8n-worker'];
+		assert.ok(main && worker, 'services n8n-main and n8n-worker');
+		assert.deepEqual(main.command, ['start']);
+		assert.equal(worker.command[0], 'worker');
+		assert.equal(worker.deploy?.replicas, 2, 'two workers');
+		assert.equal(worker.image, main.image, 'the workers run the image built for the main process');
+		const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+		const dockerfile = main.build.dockerfile_inline;
+		assert.match(dockerfile, new RegExp(`^FROM n8nio/n8n:${LINE.version.replaceAll('.', '\\.')}$`, 'm'), 'the image is n8n ' + LINE.version);
+		assert.ok(dockerfile.includes(`n8n-nodes-cloman@${version}`), `the image installs n8n-nodes-cloman@${version}`);
+		assert.equal(main.environment.EXECUTIONS_MODE, 'queue');
+		assert.equal(main.environment.DB_TYPE, 'postgresdb');
+		for (const name of SHARED_QUEUE_VARIABLES) {
+			assert.ok(name in main.environment, `n8n-main does not set ${name}`);
+			assert.equal(worker.environment[name], main.environment[name], `${name} differs between main and workers`);
+		}
+		assert.equal(worker.environment.QUEUE_HEALTH_CHECK_ACTIVE, 'true');
+		const known = n8nConfigVariables(n8nInstall);
+		assert.ok(known.size > 300, `only ${known.size} variables found in n8n's config`);
+		for (const service of [main, worker]) {
+			for (const name of Object.keys(service.environment)) assert.ok(known.has(name), `n8n ${LINE.version} does not read ${name}`);
+		}
+	});
+}
+
+// ---------------------------------------------------------------------------------------------
 
 async function main() {
 	installCleanup();
@@ -257,6 +305,7 @@ async function main() {
 		}),
 	];
 	if (ready.includes(false)) return;
+	await checkComposeExample(installed.value);
 
 	const { pg, redis } = await phase('Postgres cluster + redis-server on 127.0.0.1', async () => {
 		const [pgResult, redisResult] = await Promise.allSettled([startPostgres({ lifetimeSeconds: SERVER_LIFETIME_S }), startRedis({ lifetimeSeconds: SERVER_LIFETIME_S })]);
