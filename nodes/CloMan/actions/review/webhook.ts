@@ -50,7 +50,7 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 	const res = this.getResponseObject();
 	const nonce = randomBytes(16).toString('base64');
 	const send = (status: number, html: string) => {
-		res.status(status);
+		res.statusCode = status;
 		for (const [name, value] of Object.entries(pageHeaders(nonce))) res.setHeader(name, value);
 		res.end(html);
 	};
