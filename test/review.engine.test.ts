@@ -598,7 +598,7 @@ describe2('notifying the reviewer', () => {
 			});
 			const expires = paused.run.waitTill!.toISOString();
 			expect(hook.received[0].body).toEqual({
-				text: `Refunds to confirm: 1 item wait for your review (until ${expires}): ${reviewLink(paused.stored)}`,
+				text: `Refunds to confirm: 1 item waits for your review (until ${expires}): ${reviewLink(paused.stored)}`,
 				url: reviewLink(paused.stored),
 				execution_id: EXECUTION_ID,
 				item_count: 1,
