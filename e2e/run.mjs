@@ -103,7 +103,7 @@ async function checkBatchExample(instance, standin, prefix) {
 	const inputs = codeNodeItems(EXAMPLES.batch.file, 'Refund requests');
 	const { defaultPolicy } = require('../test/standin/server.js');
 	const expected = inputs.map((input) => ({ input, decision: defaultPolicy({ data: input }) }));
-	const expectApproved = expected.filter((e) => !needsReview(e.decision)).map((e) => e.input.id);
+	const expectAutoDecided = expected.filter((e) => !needsReview(e.decision)).map((e) => e.input.id);
 	const expectReview = expected.filter((e) => needsReview(e.decision)).map((e) => e.input.id);
 
 	standin.reset();
@@ -117,13 +117,13 @@ async function checkBatchExample(instance, standin, prefix) {
 	const outputs = nodeOutputs(run, 'CloMan');
 	await check(`${prefix} batch example: every one of ${inputs.length} input items leaves CloMan on exactly one output`, () => {
 		assert.ok(outputs, 'the CloMan node did not run');
-		assert.equal(outputs.length, 2, `CloMan has ${outputs?.length} outputs, expected 2 (Approved, Needs Review)`);
+		assert.equal(outputs.length, 2, `CloMan has ${outputs?.length} outputs, expected 2 (Auto-Decided, Needs Review)`);
 		const all = outputs.flatMap(idsOf);
 		sameIds(all, inputs.map((i) => i.id), 'items over all outputs');
 		assert.equal(new Set(all).size, all.length, 'an item came out twice');
 	});
-	await check(`${prefix} batch example: Approved ${expectApproved.length} / Needs Review ${expectReview.length}, as the stand-in's policy decides`, () => {
-		sameIds(idsOf(outputs[0]), expectApproved, 'Approved');
+	await check(`${prefix} batch example: Auto-Decided ${expectAutoDecided.length} / Needs Review ${expectReview.length}, as the stand-in's policy decides`, () => {
+		sameIds(idsOf(outputs[0]), expectAutoDecided, 'Auto-Decided');
 		sameIds(idsOf(outputs[1]), expectReview, 'Needs Review');
 		for (const { input, decision } of expected) {
 			const item = outputs.flat().find((i) => i.json.id === input.id);
@@ -391,7 +391,7 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 						assert.ok(seen.nodes.includes('CloMan'), `canvas nodes: ${JSON.stringify(seen.nodes)}`);
 						assert.deepEqual(
 							seen.outputs.map((o) => o.label),
-							['Approved', 'Needs Review'],
+							['Auto-Decided', 'Needs Review'],
 							`output labels: ${JSON.stringify(seen.outputs)}`,
 						);
 						for (const p of ['context', 'actionType', 'dataMode', 'routeBy']) {

@@ -71,7 +71,7 @@ const padL = (s, n) => String(s ?? '').slice(0, n).padStart(n);
 function printBatchReport(run, backendLabel) {
 	const outputs = nodeOutputs(run, 'CloMan');
 	if (!outputs) throw new Error('the CloMan node did not run');
-	const outputNames = ['Approved', 'Needs Review'];
+	const outputNames = ['Auto-Decided', 'Needs Review'];
 	const then = new Map();
 	const mark = (node, label) => {
 		for (const item of nodeItems(run, node)) then.set(item.json.id, label(item.json));
