@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -66,6 +67,16 @@ const SLOW_BATCH = 'slow';
 const TERMINAL = ['success', 'error', 'crashed', 'canceled'];
 
 const WORKFLOW = { id: 'ClomanBatchQueue1', path: 'cloman-batch-queue', webhookId: '7f3c2a10-5b7e-4d0c-9a61-0c1a2b3c4d01' };
+/** The Review workflow: its outputs in order (a listed decision value each, then "Other"). */
+const REVIEW = {
+	id: 'ClomanReviewQueue1',
+	path: 'cloman-review-queue',
+	webhookId: '7f3c2a10-5b7e-4d0c-9a61-0c1a2b3c4d02',
+	nodeId: '7f3c2a10-5b7e-4d0c-9a61-0c1a2b3c4d03',
+	reviewWebhookId: '7f3c2a10-5b7e-4d0c-9a61-0c1a2b3c4d04',
+	batch: 'review',
+	outputs: [{ name: 'approve', value: 'approve' }, { name: 'deny', value: 'deny' }, { name: 'Other' }],
+};
 
 // ---------------------------------------------------------------------------------------------
 // The workflow: the scheduled batch example, started by a webhook instead of the manual trigger,
@@ -89,15 +100,20 @@ function exampleInputs() {
 	return new Function(code.parameters.jsCode)().map((i) => i.json);
 }
 
-function writeQueueWorkflow(dir) {
-	const { workflow, code, trigger } = readExample();
-	workflow.id = WORKFLOW.id;
-	workflow.name += ' (queue mode: webhook)';
+/**
+ * The example started by a webhook at `webhookPath` instead of its triggers, with each request's id
+ * tagged "/<batch>" from the POSTed body's `batch` (so that runs can be told apart).
+ */
+function webhookCopy({ id, name, webhookPath, webhookId }) {
+	const example = readExample();
+	const { workflow, code, trigger } = example;
+	workflow.id = id;
+	workflow.name = name;
 	Object.assign(trigger, {
 		type: 'n8n-nodes-base.webhook',
 		typeVersion: 2,
-		webhookId: WORKFLOW.webhookId,
-		parameters: { httpMethod: 'POST', path: WORKFLOW.path, responseMode: 'onReceived', options: {} },
+		webhookId,
+		parameters: { httpMethod: 'POST', path: webhookPath, responseMode: 'onReceived', options: {} },
 	});
 	for (const schedule of workflow.nodes.filter((n) => n.type === 'n8n-nodes-base.scheduleTrigger')) {
 		workflow.nodes = workflow.nodes.filter((n) => n !== schedule);
@@ -108,9 +124,56 @@ function writeQueueWorkflow(dir) {
 		`const batch = $(${JSON.stringify(trigger.name)}).first().json.body.batch;`,
 		`return items.map((item) => ({ ...item, json: { ...item.json, id: item.json.id + '/' + batch } }));`,
 	].join('\n');
-	const file = path.join(dir, 'queue-batch-webhook.json');
+	return example;
+}
+
+function writeWorkflow(dir, workflow) {
+	const file = path.join(dir, `${workflow.id}.json`);
 	fs.writeFileSync(file, JSON.stringify(workflow, null, 2));
-	return { file, triggerName: trigger.name, clomanName: readExample().cloman.name };
+	return file;
+}
+
+/** The whole batch example, started by a webhook. */
+function writeQueueWorkflow(dir) {
+	const { workflow, trigger, cloman } = webhookCopy({ id: WORKFLOW.id, name: 'CloMan: scheduled batch approvals (queue mode: webhook)', webhookPath: WORKFLOW.path, webhookId: WORKFLOW.webhookId });
+	return { file: writeWorkflow(dir, workflow), triggerName: trigger.name, clomanName: cloman.name };
+}
+
+/**
+ * Webhook → the example's requests → CloMan Decide (routed by review) → its "Needs Review" items into
+ * a CloMan Review step (outputs approve / deny / Other) that sends its link to `notifyUrl`.
+ */
+function writeReviewWorkflow(dir, notifyUrl) {
+	const { workflow, trigger, code, cloman } = webhookCopy({ id: REVIEW.id, name: 'CloMan: review in queue mode', webhookPath: REVIEW.path, webhookId: REVIEW.webhookId });
+	const review = {
+		id: REVIEW.nodeId,
+		name: 'Human review',
+		type: NODE_TYPE,
+		typeVersion: cloman.typeVersion,
+		position: [cloman.position[0] + 260, cloman.position[1] + 200],
+		webhookId: REVIEW.reviewWebhookId,
+		parameters: {
+			operation: 'review',
+			reviewTitle: '={{ $json.id }}',
+			reviewDetails: '={{ $json.reason }}',
+			decisionField: 'cloman',
+			reviewRouteBy: 'decision',
+			decisions: { values: REVIEW.outputs.filter((o) => o.value).map((o) => ({ value: o.value, outputName: '' })) },
+			allowCustomDecision: false,
+			notifyVia: 'webhook',
+			notifyUrl,
+			notifyFormat: 'generic',
+		},
+		credentials: cloman.credentials,
+	};
+	workflow.nodes = [trigger, code, cloman, review];
+	const to = (node) => [{ node, type: 'main', index: 0 }];
+	workflow.connections = {
+		[trigger.name]: { main: [to(code.name)] },
+		[code.name]: { main: [to(cloman.name)] },
+		[cloman.name]: { main: [[], to(review.name)] },
+	};
+	return { file: writeWorkflow(dir, workflow), triggerName: trigger.name, reviewName: review.name };
 }
 
 const needsReview = (d) => d.requires_human_review === true || d.was_escalated === true;
@@ -130,18 +193,18 @@ const sorted = (a) => [...a].sort();
 // ---------------------------------------------------------------------------------------------
 // Evidence: execution records in Postgres, execution data over REST, worker logs
 
-async function executionRows(pg) {
+async function executionRows(pg, workflowId = WORKFLOW.id) {
 	const rows = await pg.query(
-		`SELECT id, status, mode, to_char("startedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS'), to_char("stoppedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS') FROM execution_entity WHERE "workflowId" = '${WORKFLOW.id}' ORDER BY id::int`,
+		`SELECT id, status, mode, to_char("startedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS'), to_char("stoppedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS') FROM execution_entity WHERE "workflowId" = '${workflowId}' ORDER BY id::int`,
 	);
 	return rows.map(([id, status, mode, startedAt, stoppedAt]) => ({ id, status, mode, startedAt, stoppedAt }));
 }
 
 /** Waits until `count` executions after `afterId` exist and all have one of `statuses`. */
-async function waitForExecutions(pg, { afterId = 0, count, statuses = TERMINAL, timeoutMs = 120_000 }) {
+async function waitForExecutions(pg, { workflowId, afterId = 0, count, statuses = TERMINAL, timeoutMs = 120_000 }) {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		const rows = (await executionRows(pg)).filter((r) => Number(r.id) > afterId);
+		const rows = (await executionRows(pg, workflowId)).filter((r) => Number(r.id) > afterId);
 		if (rows.length >= count && rows.every((r) => statuses.includes(r.status))) return rows;
 		if (Date.now() > deadline) {
 			throw new Error(`after ${timeoutMs / 1000} s: ${rows.length} executions (${rows.map((r) => `${r.id} ${r.status}`).join(', ') || 'none'}), expected ${count} with status ${statuses.join('/')}`);
@@ -190,16 +253,37 @@ function triggerBatch(data, triggerName) {
 	return data.resultData.runData[triggerName]?.[0]?.data?.main?.[0]?.[0]?.json?.body?.batch;
 }
 
-async function fireWebhook(main, batch) {
-	const res = await fetch(`${main.url}/webhook/${WORKFLOW.path}`, {
+async function fireWebhook(main, batch, webhookPath = WORKFLOW.path) {
+	const res = await fetch(`${main.url}/webhook/${webhookPath}`, {
 		method: 'POST',
 		headers: { 'content-type': 'application/json' },
 		body: JSON.stringify({ batch }),
 		signal: AbortSignal.timeout(30_000),
 	});
 	const text = await res.text();
-	assert.equal(res.status, 200, `POST /webhook/${WORKFLOW.path} (${batch}): ${res.status} ${text.slice(0, 300)}`);
+	assert.equal(res.status, 200, `POST /webhook/${webhookPath} (${batch}): ${res.status} ${text.slice(0, 300)}`);
 	return text;
+}
+
+/** An incoming-webhook receiver on 127.0.0.1 (what Slack or Teams would be): records every JSON POST. */
+function startReceiver() {
+	const received = [];
+	const server = http.createServer((req, res) => {
+		let body = '';
+		req.on('data', (d) => (body += d));
+		req.on('end', () => {
+			try {
+				received.push(JSON.parse(body));
+			} catch {
+				received.push({ unparsed: body });
+			}
+			res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+		});
+	});
+	server.unref();
+	return new Promise((resolve) => {
+		server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}/incoming`, received, close: () => server.close() }));
+	});
 }
 
 /**
@@ -332,21 +416,23 @@ async function main() {
 		},
 	});
 	log(`  CloMan stand-in at ${standin.url}`);
+	const receiver = await startReceiver();
 
 	const processes = [];
 	try {
-		await runQueueChecks({ pg, redis, standin, answered, tarball: packed.value.tarball, processes });
+		await runQueueChecks({ pg, redis, standin, answered, receiver, tarball: packed.value.tarball, processes });
 	} finally {
 		await phase('stop n8n, the stand-in, Postgres and Redis', async () => {
 			await Promise.all(processes.map((p) => p.stop()));
 			await standin.close();
+			receiver.close();
 			await checkNoSecrets({ pg, redis, processes });
 			await Promise.all([pg.stop(), redis.stop()]);
 		});
 	}
 }
 
-async function runQueueChecks({ pg, redis, standin, answered, tarball, processes }) {
+async function runQueueChecks({ pg, redis, standin, answered, receiver, tarball, processes }) {
 	const encryptionKey = crypto.randomBytes(24).toString('base64');
 	const names = ['queue-main', 'queue-worker1', 'queue-worker2'];
 	for (const name of names) fs.writeFileSync(path.join(LOGS, `instance-${name}.log`), '');
@@ -362,15 +448,17 @@ async function runQueueChecks({ pg, redis, standin, answered, tarball, processes
 	for (const w of workerInstances) w.env = queueEnv(w, { role: 'worker', main: mainInstance, pg, redis, encryptionKey, extra: FAST_STALL_DETECTION });
 
 	let workflow;
-	const imported = await check('import:credentials and import:workflow into Postgres (with the queue-mode environment)', () =>
+	let reviewWorkflow;
+	const imported = await check('import:credentials and import:workflow (batch + review workflows) into Postgres (with the queue-mode environment)', () =>
 		phase('import the credential and the webhook workflow (creates the schema in Postgres)', async () => {
 			await importCredentials(mainInstance, [
 				{ id: DEMO_CREDENTIAL.id, name: DEMO_CREDENTIAL.name, type: CREDENTIAL_TYPE, data: { apiKey: GOOD_KEY, baseUrl: standin.url } },
 			]);
 			workflow = writeQueueWorkflow(mainInstance.userFolder);
-			await importWorkflows(mainInstance, [workflow.file]);
-			const rows = await pg.query(`SELECT id FROM workflow_entity WHERE id = '${WORKFLOW.id}'`);
-			assert.deepEqual(rows, [[WORKFLOW.id]], `workflow_entity: ${JSON.stringify(rows)}`);
+			reviewWorkflow = writeReviewWorkflow(mainInstance.userFolder, receiver.url);
+			await importWorkflows(mainInstance, [workflow.file, reviewWorkflow.file]);
+			const rows = await pg.query(`SELECT id FROM workflow_entity ORDER BY id`);
+			assert.deepEqual(rows.flat(), sorted([REVIEW.id, WORKFLOW.id]), `workflow_entity: ${JSON.stringify(rows)}`);
 		}),
 	);
 	if (!imported) return;
@@ -396,27 +484,30 @@ async function runQueueChecks({ pg, redis, standin, answered, tarball, processes
 	if (!started) return;
 
 	let api;
-	const loggedIn = await check('main: REST login as the owner; the node type is served; the workflow is published (its webhook registered by the main process)', async () => {
+	const loggedIn = await check('main: REST login as the owner; the node type is served; both workflows are published (their webhooks registered by the main process)', async () => {
 		api = await restLogin(mainInstance);
 		const nodes = await api.get('/types/nodes.json');
 		assert.equal(nodes.status, 200);
 		assert.ok(nodes.json.some((n) => n.name === NODE_TYPE), `${NODE_TYPE} is not served by the main process`);
-		const wf = await api.get(`/rest/workflows/${WORKFLOW.id}`);
-		assert.equal(wf.status, 200, `GET /rest/workflows/${WORKFLOW.id}: ${wf.status}`);
-		// What the editor's Publish button sends.
-		const published = await api.post(`/rest/workflows/${WORKFLOW.id}/activate`, { versionId: wf.json.data.versionId });
-		assert.equal(published.status, 200, `POST /rest/workflows/${WORKFLOW.id}/activate: ${published.status} ${published.text.slice(0, 300)}`);
-		assert.ok(published.json.data.activeVersionId, 'the workflow is not published');
-		// n8n 2.41.1 publishes through an outbox: the webhook is registered a moment later.
+		for (const id of [WORKFLOW.id, REVIEW.id]) {
+			const wf = await api.get(`/rest/workflows/${id}`);
+			assert.equal(wf.status, 200, `GET /rest/workflows/${id}: ${wf.status}`);
+			// What the editor's Publish button sends.
+			const published = await api.post(`/rest/workflows/${id}/activate`, { versionId: wf.json.data.versionId });
+			assert.equal(published.status, 200, `POST /rest/workflows/${id}/activate: ${published.status} ${published.text.slice(0, 300)}`);
+			assert.ok(published.json.data.activeVersionId, `${id} is not published`);
+		}
+		// n8n 2.41.1 publishes through an outbox: the webhooks are registered a moment later.
 		const deadline = Date.now() + 60_000;
-		while ((await pg.query(`SELECT 1 FROM webhook_entity WHERE "workflowId" = '${WORKFLOW.id}'`)).length === 0) {
-			if (Date.now() > deadline) throw new Error('the published workflow\'s webhook was not registered within 60 s');
+		while ((await pg.query(`SELECT DISTINCT "workflowId" FROM webhook_entity`)).length < 2) {
+			if (Date.now() > deadline) throw new Error('the published workflows\' webhooks were not registered within 60 s');
 			await sleep(250);
 		}
 	});
 	if (!loggedIn) return;
 
 	await phase(`${CONCURRENT_RUNS} batch runs at once`, () => checkConcurrentRuns({ pg, standin, answered, api, mainInstance, mainProcess, workers, workflow }));
+	await phase('a Review paused on a worker, resumed through the main process', () => checkReview({ pg, api, mainInstance, mainProcess, workers, reviewWorkflow, receiver }));
 	await phase('a worker killed mid-batch', () => checkWorkerKill({ pg, standin, answered, api, mainInstance, mainProcess, workers, workflow }));
 }
 
@@ -476,6 +567,110 @@ async function checkConcurrentRuns({ pg, standin, answered, api, mainInstance, m
 		const { maxInFlight } = standin.stats();
 		assert.ok(maxInFlight > WORKER_CONCURRENCY, `at most ${maxInFlight} requests were in flight at once: the runs did not overlap`);
 		log(`      up to ${maxInFlight} decide requests in flight at once`);
+	});
+}
+
+/** The review page's fields as a browser would submit them: hidden inputs, and each select's options. */
+function readReviewForm(html) {
+	const attr = (tag, name) => new RegExp(`${name}="([^"]*)"`).exec(tag)?.[1];
+	const unescape = (v) => v.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+	const hidden = [...html.matchAll(/<input type="hidden"[^>]*>/g)].map((m) => [attr(m[0], 'name'), unescape(attr(m[0], 'value') ?? '')]);
+	const selects = [...html.matchAll(/<select[^>]*name="(decision_(\d+))"[^>]*>([\s\S]*?)<\/select>/g)].map((m) => ({
+		name: m[1],
+		index: Number(m[2]),
+		options: [...m[3].matchAll(/<option[^>]*value="([^"]*)"/g)].map((o) => unescape(o[1])),
+	}));
+	const titles = [...html.matchAll(/<section class="item[^"]*" data-index="(\d+)"[^>]*><h2>([^<]*)<\/h2>/g)].map((m) => ({ index: Number(m[1]), title: unescape(m[2]) }));
+	return { hidden, selects, titles };
+}
+
+async function checkReview({ pg, api, mainInstance, mainProcess, workers, reviewWorkflow, receiver }) {
+	const items = expectedRouting(REVIEW.batch).review;
+	const cloneDecision = (id) => defaultPolicy({ data: exampleInputs().find((i) => `${i.id}/${REVIEW.batch}` === id) }).decision;
+	const before = Math.max(0, ...(await executionRows(pg, REVIEW.id)).map((r) => Number(r.id)));
+	let link;
+	let execId;
+	let pausedOn;
+	const paused = await check(`a run reaches the Review step on a worker and waits; the review link (sent to the incoming webhook) points at the main process`, async () => {
+		receiver.received.length = 0;
+		await fireWebhook(mainInstance, REVIEW.batch, REVIEW.path);
+		const [row] = await waitForExecutions(pg, { workflowId: REVIEW.id, afterId: before, count: 1, statuses: ['waiting'], timeoutMs: 90_000 });
+		execId = row.id;
+		const deadline = Date.now() + 30_000;
+		while (receiver.received.length === 0 && Date.now() < deadline) await sleep(200);
+		const [message] = receiver.received;
+		assert.ok(message?.url, `the incoming webhook got ${JSON.stringify(receiver.received)}`);
+		assert.equal(String(message.execution_id), execId, 'execution_id of the notification');
+		assert.equal(message.item_count, items.length, 'item_count of the notification');
+		link = message.url;
+		assert.ok(link.startsWith(`${mainInstance.url}/webhook-waiting/${execId}/`), `link ${link}`);
+		pausedOn = workers.filter((w) => workerLog(w.logFile).started.includes(execId));
+		assert.equal(pausedOn.length, 1, `execution ${execId} was started by ${pausedOn.length} workers`);
+		assert.ok(!mainLog(mainProcess.logFile).startedHere.includes(execId), 'the main process ran it');
+		log(`      execution ${execId} waits (run up to the Review step by ${pausedOn[0].label}); link ${link.replace(/signature=[^&]+/, 'signature=…')}`);
+	});
+	if (!paused) return;
+
+	let choices;
+	await check(`the main process serves the review page listing the ${items.length} items; the reviewer's submit (form POST to the main process) is accepted`, async () => {
+		const page = await fetch(link);
+		const html = await page.text();
+		assert.equal(page.status, 200, `GET review page: ${page.status}`);
+		const form = readReviewForm(html);
+		assert.deepEqual(sorted(form.titles.map((t) => t.title)), sorted(items), 'items on the page');
+		// Every other item changed to a listed value it is not; the rest kept as the clone decided.
+		choices = form.selects.map((select, n) => {
+			const id = form.titles.find((t) => t.index === select.index).title;
+			const clone = cloneDecision(id);
+			const change = n % 2 === 0;
+			const decision = change ? (clone === 'deny' ? 'approve' : 'deny') : '__keep__';
+			assert.ok(select.options.includes(decision), `${id}: the page offers ${JSON.stringify(select.options)}`);
+			return { ...select, id, clone, final: change ? decision : clone, changed: change, note: `queue reviewer: ${id}` };
+		});
+		assert.equal(choices.length, items.length, 'one decision field per item');
+		const body = new URLSearchParams();
+		for (const [name, value] of form.hidden.filter(([name]) => name !== 'form_end')) body.append(name, value);
+		for (const c of choices) {
+			body.append(c.name, c.changed ? c.final : '__keep__');
+			body.append(`note_${c.index}`, c.note);
+		}
+		body.append('submit', '1');
+		body.append('form_end', '1');
+		const posted = await fetch(link, { method: 'POST', body });
+		const done = await posted.text();
+		assert.equal(posted.status, 200, `POST review page: ${posted.status} ${done.slice(0, 300)}`);
+		assert.match(done, /id="counts"/, 'the done page');
+	});
+	await check('the resumed run is enqueued by the main process and finishes on a worker with the reviewer\'s decisions on the decisions\' outputs', async () => {
+		const [row] = await waitForExecutions(pg, { workflowId: REVIEW.id, afterId: Number(execId) - 1, count: 1, timeoutMs: 90_000 });
+		assert.equal(row.status, 'success', `execution ${execId}: ${row.status}`);
+		const enqueued = mainLog(mainProcess.logFile).enqueued.filter((id) => id === execId).length;
+		assert.equal(enqueued, 2, `the main process enqueued execution ${execId} ${enqueued} times (expected: the first part and the resume)`);
+		const runs = workers.map((w) => ({ w, n: workerLog(w.logFile).finished.filter((id) => id === execId).length }));
+		assert.equal(runs.reduce((a, r) => a + r.n, 0), 2, `workers finished execution ${execId} ${JSON.stringify(runs.map((r) => r.n))} times (expected 2: up to the pause, after the resume)`);
+		assert.ok(!mainLog(mainProcess.logFile).startedHere.includes(execId), 'the main process ran it');
+		// The worker that ran the first part finished it once, the one that ran the resume once more.
+		const resumedOn = runs.find((r) => r.n === (r.w === pausedOn[0] ? 2 : 1)).w.label;
+		const { data } = await executionData(api, mainInstance, execId);
+		const outputs = data.resultData.runData[reviewWorkflow.reviewName].at(-1).data.main.map((o) => (o ?? []).map((i) => i.json));
+		assert.equal(outputs.length, REVIEW.outputs.length, `Review outputs: ${outputs.length}`);
+		const outputOf = (decision) => {
+			const i = REVIEW.outputs.findIndex((o) => o.value === decision);
+			return i >= 0 ? i : REVIEW.outputs.length - 1;
+		};
+		const all = outputs.flat().map((j) => j.id);
+		assert.deepEqual(sorted(all), sorted(items), 'every reviewed item once over the outputs');
+		for (const c of choices) {
+			const [out] = outputs.map((o, i) => (o.some((j) => j.id === c.id) ? i : -1)).filter((i) => i >= 0);
+			assert.equal(out, outputOf(c.final), `${c.id}: on output ${REVIEW.outputs[out]?.name}, final decision ${c.final}`);
+			const { review } = outputs[out].find((j) => j.id === c.id);
+			assert.equal(review.decision, c.final, `${c.id}: review.decision`);
+			assert.equal(review.changed, c.changed, `${c.id}: review.changed`);
+			assert.equal(review.decided_by, c.changed ? 'reviewer' : 'clone', `${c.id}: review.decided_by`);
+			assert.equal(review.note, c.note, `${c.id}: review.note`);
+			assert.equal(review.clone_decision, c.clone, `${c.id}: review.clone_decision`);
+		}
+		log(`      execution ${execId}: paused on ${pausedOn[0].label}, resumed on ${resumedOn}; ${REVIEW.outputs.map((o, i) => `${o.name} ${outputs[i].length}`).join(' / ')}; ${choices.filter((c) => c.changed).length} changed by the reviewer`);
 	});
 }
 
