@@ -444,8 +444,11 @@ async function runQueueChecks({ pg, redis, standin, answered, receiver, tarball,
 	});
 	if (!prepared) return;
 	const [mainInstance, ...workerInstances] = instances;
-	mainInstance.env = queueEnv(mainInstance, { role: 'main', main: mainInstance, pg, redis, encryptionKey, extra: FAST_STALL_DETECTION });
-	for (const w of workerInstances) w.env = queueEnv(w, { role: 'worker', main: mainInstance, pg, redis, encryptionKey, extra: FAST_STALL_DETECTION });
+	// QUEUE_DEFAULT_LOCKS=1: n8n's own job-lock settings (the worker-kill check then waits ~2 minutes).
+	const extra = process.env.QUEUE_DEFAULT_LOCKS === '1' ? {} : FAST_STALL_DETECTION;
+	log(`  job locks: ${JSON.stringify(extra) === '{}' ? "n8n's defaults" : JSON.stringify(extra)}`);
+	mainInstance.env = queueEnv(mainInstance, { role: 'main', main: mainInstance, pg, redis, encryptionKey, extra });
+	for (const w of workerInstances) w.env = queueEnv(w, { role: 'worker', main: mainInstance, pg, redis, encryptionKey, extra });
 
 	let workflow;
 	let reviewWorkflow;
@@ -706,7 +709,7 @@ async function checkWorkerKill({ pg, standin, answered, api, mainInstance, mainP
 
 	let final;
 	await check('n8n ends that execution as failed once the job\'s lock expires (no worker re-runs it)', async () => {
-		[final] = await waitForExecutions(pg, { afterId: Number(execId) - 1, count: 1, statuses: ['error', 'crashed', 'success', 'canceled'], timeoutMs: 180_000 });
+		[final] = await waitForExecutions(pg, { afterId: Number(execId) - 1, count: 1, statuses: ['error', 'crashed', 'success', 'canceled'], timeoutMs: 240_000 });
 		const seconds = ((Date.now() - killedAt) / 1000).toFixed(1);
 		log(`      execution ${execId}: status "${final.status}" ${seconds} s after the kill`);
 		assert.notEqual(final.status, 'success', 'the killed execution was reported successful');
