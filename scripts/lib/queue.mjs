@@ -66,6 +66,7 @@ async function waitFor(label, probe, { timeoutMs = 60_000, exited } = {}) {
  * stop() ends the server and deletes the folder.
  */
 export async function startPostgres({ lifetimeSeconds }) {
+	if (process.getuid?.() !== 0) throw new Error('the queue tier runs Postgres as the `postgres` OS user and must run as root');
 	const bin = pgBin();
 	const { uid, gid } = postgresIds();
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloman-queue-pg-'));
