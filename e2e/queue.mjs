@@ -3,17 +3,20 @@
 // and PostgreSQL as the shared database, all on 127.0.0.1 and all started by this script.
 //
 // 1. Debian's postgresql and redis-server (scripts/install-queue-services.sh installs them when
-//    missing), a throwaway Postgres cluster and redis-server (scripts/lib/queue.mjs).
+//    missing), a throwaway Postgres cluster and redis-server (scripts/lib/queue.mjs). The compose
+//    example (examples/queue-mode) checked against this run and n8n's own variables.
 // 2. Three n8n user folders (main, worker 1, worker 2), each with the packed tarball installed as a
 //    community package, the way each container of a real deployment has its own.
-// 3. The credential and a webhook-triggered copy of examples/scheduled-batch-approvals.json imported
-//    into Postgres; main and workers started.
+// 3. The credential and two webhook-started workflows imported into Postgres: the batch example, and
+//    the example's requests into a Review step; main and workers started; both workflows published.
 // 4. The batch workflow triggered several times at once through the main process's webhook: every
 //    execution is enqueued by the main process and run by a worker (worker logs name the executions),
 //    every item leaves CloMan on exactly one output, each decision is one the stand-in gave.
-// 5. A worker killed (SIGKILL) in the middle of a batch: what n8n does with the execution, what the
-//    user sees, and that no item is reported decided that was not.
-// 6. The API key is in no log, no Postgres table and no Redis key.
+// 5. A Review paused on a worker, its page and submit served by the main process, the resumed run
+//    finishing on a worker with the reviewer's decisions.
+// 6. A worker killed (SIGKILL) in the middle of a batch: what n8n does with the execution, what the
+//    user sees (also on Retry), that no item is reported decided that was not, and a fresh re-run.
+// 7. The API key is in no log, no Postgres table and no Redis key.
 //
 // Ends with one line "queue: N passed, N failed"; exits non-zero on any failure.
 import assert from 'node:assert/strict';
@@ -50,7 +53,7 @@ import { checkRunner } from './checks.mjs';
 
 const require = createRequire(import.meta.url);
 const { startStandin, defaultPolicy } = require('../test/standin/server.js');
-const { check, skipped, runTier } = checkRunner('queue');
+const { check, runTier } = checkRunner('queue');
 
 const LINE = LINES[2];
 const GOOD_KEY = 'cloman_sk_test_good';
@@ -316,10 +319,10 @@ function assertBatchOutputs(data, { batch, clomanName, answered }) {
 // it is checked against what this run does and against the variables n8n 2.41.1 reads.
 
 const COMPOSE_FILE = path.join(ROOT, 'examples', 'queue-mode', 'docker-compose.yml');
-const SHARED_QUEUE_VARIABLES = [
-	'EXECUTIONS_MODE', 'QUEUE_BULL_REDIS_HOST', 'QUEUE_BULL_REDIS_PORT', 'DB_TYPE', 'DB_POSTGRESDB_HOST', 'DB_POSTGRESDB_PORT',
-	'DB_POSTGRESDB_DATABASE', 'DB_POSTGRESDB_USER', 'DB_POSTGRESDB_PASSWORD', 'N8N_ENCRYPTION_KEY', 'N8N_WEBHOOK_URL',
-];
+/** The variables queueEnv gives main and workers alike: the ones this run sets on every process. */
+const SHARED_QUEUE_VARIABLES = Object.keys(
+	queueEnv({ env: {} }, { role: 'main', main: { url: 'x' }, pg: {}, redis: {}, encryptionKey: 'x' }),
+);
 
 /** Every environment variable name n8n reads through its config classes (@Env('NAME')). */
 function n8nConfigVariables(n8nInstall) {
