@@ -12,6 +12,23 @@ import path from 'node:path';
 
 import { LOGS, ROOT, freePort, run, sleep, startProcess } from './harness.mjs';
 
+/** Temporary folders of the servers here: removed when they stop, and at the latest when we exit. */
+const tempDirs = new Set();
+process.on('exit', () => {
+	for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix) {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+	tempDirs.add(dir);
+	return dir;
+}
+
+function removeTempDir(dir) {
+	fs.rmSync(dir, { recursive: true, force: true });
+	tempDirs.delete(dir);
+}
+
 /** Runs scripts/install-queue-services.sh (apt-get install postgresql redis-server when missing). */
 export async function ensureQueueServices() {
 	const logFile = path.join(LOGS, 'queue-services-install.log');
@@ -69,7 +86,7 @@ export async function startPostgres({ lifetimeSeconds }) {
 	if (process.getuid?.() !== 0) throw new Error('the queue tier runs Postgres as the `postgres` OS user and must run as root');
 	const bin = pgBin();
 	const { uid, gid } = postgresIds();
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloman-queue-pg-'));
+	const dir = tempDir('cloman-queue-pg-');
 	fs.chownSync(dir, uid, gid);
 	fs.chmodSync(dir, 0o700);
 	const dataDir = path.join(dir, 'data');
@@ -119,7 +136,7 @@ export async function startPostgres({ lifetimeSeconds }) {
 	pg.dump = async () => (await run(path.join(bin, 'pg_dump'), ['-h', pg.host, '-p', String(port), '-U', 'n8n', '-d', 'n8n', '--data-only', '--no-owner'], { env: clientEnv })).stdout;
 	pg.stop = async () => {
 		await child.stop();
-		fs.rmSync(dir, { recursive: true, force: true });
+		removeTempDir(dir);
 	};
 	return pg;
 }
@@ -144,7 +161,7 @@ return table.concat(out, '\\n')`;
 export async function startRedis({ lifetimeSeconds }) {
 	const bin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
 	if (!bin) throw new Error('redis-server is not installed (scripts/install-queue-services.sh installs it)');
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloman-queue-redis-'));
+	const dir = tempDir('cloman-queue-redis-');
 	const port = await freePort();
 	const logFile = path.join(LOGS, 'queue-redis.log');
 	fs.writeFileSync(logFile, '');
@@ -167,7 +184,7 @@ export async function startRedis({ lifetimeSeconds }) {
 		dumpAll: async () => (await run(fs.existsSync(cli) ? cli : 'redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--raw', 'EVAL', DUMP_ALL_LUA, '0'])).stdout,
 		stop: async () => {
 			await child.stop();
-			fs.rmSync(dir, { recursive: true, force: true });
+			removeTempDir(dir);
 		},
 	};
 }
