@@ -83,11 +83,13 @@ const jsonOf = (items: INodeExecutionData[]) => items.map((item) => item.json);
 const ids = (items: INodeExecutionData[]) => items.map((item) => item.json.id);
 
 describe2('the pause', () => {
-	test('Start → Review waits: waitTill forever, no output yet, nothing after it ran', async () => {
+	test('Start → Review waits: by default one day, no output yet, nothing after it ran', async () => {
+		const before = Date.now();
 		const result = await pause([decided('a', 'approve'), decided('b', 'deny')], {}, { downstream: 4 });
 		expect(result.error).toBeUndefined();
 		expect(result.status).toBe('waiting');
-		expect(result.run.waitTill?.getTime()).toBe(WAIT_INDEFINITELY.getTime());
+		expect(result.run.waitTill!.getTime()).toBeGreaterThanOrEqual(before + 86_400_000);
+		expect(result.run.waitTill!.getTime()).toBeLessThanOrEqual(Date.now() + 86_400_000);
 		// Not Reviewed, approve, deny, Other: all empty while waiting
 		expect(result.outputs).toEqual([[], [], [], []]);
 		expect(Object.keys(result.run.data.resultData.runData).sort()).toEqual(['CloMan', 'Start']);
@@ -96,7 +98,11 @@ describe2('the pause', () => {
 		expect((stored as { resumeToken?: string }).resumeToken).toMatch(/^[0-9a-f]{64}$/);
 	});
 
-	test('a wait limit sets waitTill to it', async () => {
+	test('without a limit it waits forever (WAIT_INDEFINITELY); a limit sets waitTill to it', async () => {
+		const forever = await pause([decided('a', 'approve')], { limitWaitTime: false });
+		expect(forever.status).toBe('waiting');
+		expect(forever.run.waitTill?.getTime()).toBe(WAIT_INDEFINITELY.getTime());
+		expect(forever.outputs).toHaveLength(4);
 		const before = Date.now();
 		const result = await pause([decided('a', 'approve')], { limitWaitTime: true, resumeAmount: 2, resumeUnit: 'hours' });
 		expect(result.status).toBe('waiting');
@@ -370,7 +376,7 @@ describe2('the submit (POST) and the resume', () => {
 	});
 
 	test('One Output: every item on "Reviewed" in input order, and $(\'Start\').item still resolves downstream', async () => {
-		const paused = await pause(items, { reviewRouteBy: 'single' }, { downstream: 1 });
+		const paused = await pause(items, { reviewRouteBy: 'single', limitWaitTime: false }, { downstream: 1 });
 		expect(paused.outputs).toHaveLength(1);
 		const done = await review(paused.stored, { decision_1: 'approve' });
 		const [reviewed] = done.resumed!.outputs;
@@ -482,7 +488,7 @@ describe2('big batches: 250 items per page, the last submit resumes', () => {
 	const many = Array.from({ length: 1000 }, (_, i) => decided(`i${i}`, i % 2 ? 'deny' : 'approve'));
 
 	test('1,000 items: four pages, choices carried, each page under n8n\'s 1,000-field limit', async () => {
-		const paused = await pause(many, { reviewRouteBy: 'single' });
+		const paused = await pause(many, { reviewRouteBy: 'single', limitWaitTime: false });
 		expect(paused.status).toBe('waiting');
 		let page = await get(paused.stored);
 		const seen: number[] = [];
@@ -580,7 +586,12 @@ describe2('notifying the reviewer', () => {
 	])('format %s posts the link before the run waits', async (format, expected) => {
 		const hook = await receiver();
 		try {
-			const paused = await pause([decided('a', 'approve'), decided('b', 'deny')], { notifyVia: 'webhook', notifyUrl: hook.url, notifyFormat: format });
+			const paused = await pause([decided('a', 'approve'), decided('b', 'deny')], {
+				notifyVia: 'webhook',
+				notifyUrl: hook.url,
+				notifyFormat: format,
+				limitWaitTime: false,
+			});
 			expect(paused.status).toBe('waiting');
 			expect(hook.received).toHaveLength(1);
 			expect(hook.received[0].path).toBe('/services/T000/B000/SECRETPATH');

@@ -21,9 +21,11 @@ describe('Review outputs', () => {
 		expect(names({ decisions })).toEqual(['Not Reviewed', 'Pay out', 'deny', 'Other']);
 		expect(names({ decisions, reviewRouteBy: 'decision', limitWaitTime: true })).toEqual(['Not Reviewed', 'Pay out', 'deny', 'Other']);
 	});
-	test('one output: "Reviewed" alone; with a limit "Not Reviewed" first', () => {
-		expect(names({ reviewRouteBy: 'single', decisions })).toEqual(['Reviewed']);
+	test('one output: "Reviewed" alone without a limit; with one (the default) "Not Reviewed" first', () => {
+		expect(names({ reviewRouteBy: 'single', decisions, limitWaitTime: false })).toEqual(['Reviewed']);
 		expect(names({ reviewRouteBy: 'single', limitWaitTime: true })).toEqual(['Not Reviewed', 'Reviewed']);
+		// the limit is on unless turned off
+		expect(names({ reviewRouteBy: 'single' })).toEqual(['Not Reviewed', 'Reviewed']);
 	});
 	test('Decide\'s parameters do not change Review\'s outputs', () => {
 		expect(names({ decisions, routeBy: 'single', divertReview: true, fallbackOutput: 'none' })).toEqual(['Not Reviewed', 'Pay out', 'deny', 'Other']);
@@ -35,7 +37,7 @@ describe('Review outputs', () => {
 		expect(routeReviewed(plan, 'escalate')).toBe(3);
 		expect([plan.failureOutput, plan.notReviewedOutput]).toEqual([0, 0]);
 		expect(planReviewRoutes({ decisions }).failureOutput).toBe(0);
-		const single = planReviewRoutes({ reviewRouteBy: 'single', decisions });
+		const single = planReviewRoutes({ reviewRouteBy: 'single', decisions, limitWaitTime: false });
 		expect([routeReviewed(single, 'x'), single.failureOutput, single.outputCount, single.notReviewedOutput]).toEqual([0, 0, 1, undefined]);
 		const singleLimited = planReviewRoutes({ reviewRouteBy: 'single', limitWaitTime: true });
 		expect([routeReviewed(singleLimited, 'x'), singleLimited.failureOutput, singleLimited.outputCount]).toEqual([1, 0, 2]);

@@ -26,8 +26,9 @@ export const configuredOutputs = (parameters: INodeParameters): OutputEntry[] =>
 		// would point $('…').item at other items. Only "One Output" without a limit has no such output:
 		// its "Reviewed" holds every item in input order, which pairs right.
 		const single = parameters.reviewRouteBy === 'single';
-		const first: OutputEntry[] =
-			!single || parameters.limitWaitTime === true ? [{ type: 'main', displayName: 'Not Reviewed' }] : [];
+		// The wait limit is on unless turned off (nothing waits forever unless the user says so).
+		const limited = parameters.limitWaitTime !== false;
+		const first: OutputEntry[] = !single || limited ? [{ type: 'main', displayName: 'Not Reviewed' }] : [];
 		if (single) return first.concat([{ type: 'main', displayName: 'Reviewed' }]);
 		return first.concat(valueOutputs(), [{ type: 'main', displayName: 'Other' }]);
 	}

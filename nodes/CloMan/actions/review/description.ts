@@ -182,10 +182,10 @@ export const description: INodeProperties[] = [
 		displayName: 'Limit Wait Time',
 		name: 'limitWaitTime',
 		type: 'boolean',
-		default: false,
+		default: true,
 		noDataExpression: true,
 		description:
-			'Whether the run goes on without a review after a while; the items then leave unchanged on the first output, "Not Reviewed"',
+			'Whether the run goes on without a review after a while (on by default: nothing waits forever unless you turn this off); the items then leave unchanged on the first output, "Not Reviewed"',
 	},
 	{
 		displayName:
@@ -220,7 +220,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Unit',
 		name: 'resumeUnit',
 		type: 'options',
-		default: 'hours',
+		default: 'days',
 		description: 'Unit of the amount',
 		displayOptions: show({ limitWaitTime: [true], limitType: ['afterTimeInterval'] }),
 		options: [
