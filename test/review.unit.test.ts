@@ -17,26 +17,30 @@ const names = (parameters: Record<string, unknown>) =>
 
 describe('Review outputs', () => {
 	const decisions = { values: [{ value: 'approve', outputName: 'Pay out' }, { value: 'deny' }] };
-	test('decision mode: the listed values, then Other; a limit puts "Timed Out" first', () => {
-		expect(names({ decisions })).toEqual(['Pay out', 'deny', 'Other']);
-		expect(names({ decisions, reviewRouteBy: 'decision', limitWaitTime: true })).toEqual(['Timed Out', 'Pay out', 'deny', 'Other']);
+	test('decision mode: "Not Reviewed", the listed values, "Other" (with or without a limit)', () => {
+		expect(names({ decisions })).toEqual(['Not Reviewed', 'Pay out', 'deny', 'Other']);
+		expect(names({ decisions, reviewRouteBy: 'decision', limitWaitTime: true })).toEqual(['Not Reviewed', 'Pay out', 'deny', 'Other']);
 	});
-	test('one output: "Reviewed"; with a limit "Timed Out" first', () => {
-		expect(names({ reviewRouteBy: 'single', decisions })).toEqual(['Reviewed']);
-		expect(names({ reviewRouteBy: 'single', limitWaitTime: true })).toEqual(['Timed Out', 'Reviewed']);
+	test('one output: "Reviewed" alone without a limit; with one (the default) "Not Reviewed" first', () => {
+		expect(names({ reviewRouteBy: 'single', decisions, limitWaitTime: false })).toEqual(['Reviewed']);
+		expect(names({ reviewRouteBy: 'single', limitWaitTime: true })).toEqual(['Not Reviewed', 'Reviewed']);
+		// the limit is on unless turned off
+		expect(names({ reviewRouteBy: 'single' })).toEqual(['Not Reviewed', 'Reviewed']);
 	});
 	test('Decide\'s parameters do not change Review\'s outputs', () => {
-		expect(names({ decisions, routeBy: 'single', divertReview: true, fallbackOutput: 'none' })).toEqual(['Pay out', 'deny', 'Other']);
+		expect(names({ decisions, routeBy: 'single', divertReview: true, fallbackOutput: 'none' })).toEqual(['Not Reviewed', 'Pay out', 'deny', 'Other']);
 	});
 	test('routing by the final decision, trimmed and case-insensitive; failures never on a decision output', () => {
 		const plan = planReviewRoutes({ decisions, limitWaitTime: true });
 		expect(routeReviewed(plan, ' APPROVE ')).toBe(1);
 		expect(routeReviewed(plan, 'deny')).toBe(2);
 		expect(routeReviewed(plan, 'escalate')).toBe(3);
-		expect(plan.failureOutput).toBe(0);
-		expect(planReviewRoutes({ decisions }).failureOutput).toBe(2);
-		const single = planReviewRoutes({ reviewRouteBy: 'single', decisions });
-		expect([routeReviewed(single, 'x'), single.failureOutput, single.outputCount]).toEqual([0, 0, 1]);
+		expect([plan.failureOutput, plan.notReviewedOutput]).toEqual([0, 0]);
+		expect(planReviewRoutes({ decisions }).failureOutput).toBe(0);
+		const single = planReviewRoutes({ reviewRouteBy: 'single', decisions, limitWaitTime: false });
+		expect([routeReviewed(single, 'x'), single.failureOutput, single.outputCount, single.notReviewedOutput]).toEqual([0, 0, 1, undefined]);
+		const singleLimited = planReviewRoutes({ reviewRouteBy: 'single', limitWaitTime: true });
+		expect([routeReviewed(singleLimited, 'x'), singleLimited.failureOutput, singleLimited.outputCount]).toEqual([1, 0, 2]);
 		expect(() => planReviewRoutes({ decisions: { values: [] } })).toThrow('needs at least one decision value');
 	});
 });
@@ -212,7 +216,7 @@ describe('shaping the outputs', () => {
 		const plan = planReviewRoutes({ decisions: { values: [{ value: 'approve' }, { value: 'deny' }] } });
 		const { outputs, counts } = shapeOutputs(items, entries, new Map([[2, { decision: 'approve', note: 'ok' }]]), plan, '2026-01-01T00:00:00.000Z', false);
 		expect(counts).toEqual({ kept: 1, changed: 1, failed: 1 });
-		expect(outputs[0]).toEqual([
+		expect(outputs[1]).toEqual([
 			{
 				json: { id: 'a', cloman: { decision: 'approve' }, review: { decision: 'approve', decided_by: 'clone', changed: false, note: '', reviewed_at: '2026-01-01T00:00:00.000Z', clone_decision: 'approve' } },
 				binary: items[0].binary,
@@ -223,13 +227,13 @@ describe('shaping the outputs', () => {
 				pairedItem: { item: 2 },
 			},
 		]);
-		expect(outputs[1]).toEqual([]);
-		expect(outputs[2]).toEqual([
+		expect(outputs[2]).toEqual([]);
+		expect(outputs[0]).toEqual([
 			{ json: { id: 'b', error: expect.objectContaining({ kind: 'InputError', message: 'Item 1 has no decision', field: 'decisionField', item_index: 1 }) }, pairedItem: { item: 1 } },
 		]);
 		// with the error output: error-only json on output 0, for n8n to move
 		const toError = shapeOutputs(items, entries, new Map(), plan, 'now', true).outputs;
-		expect(toError[0][1]).toEqual({ json: { error: expect.objectContaining({ item_index: 1 }) }, pairedItem: { item: 1 } });
+		expect(toError[0][0]).toEqual({ json: { error: expect.objectContaining({ item_index: 1 }) }, pairedItem: { item: 1 } });
 	});
 });
 
