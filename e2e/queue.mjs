@@ -70,7 +70,7 @@ const SLOW_BATCH = 'slow';
 const TERMINAL = ['success', 'error', 'crashed', 'canceled'];
 
 const WORKFLOW = { id: 'ClomanBatchQueue1', path: 'cloman-batch-queue', webhookId: '7f3c2a10-5b7e-4d0c-9a61-0c1a2b3c4d01' };
-/** The Review workflow: its outputs in order (a listed decision value each, then "Other"). */
+/** The Review workflow: its outputs in order ("Not Reviewed", a listed decision value each, "Other"). */
 const REVIEW = {
 	id: 'ClomanReviewQueue1',
 	path: 'cloman-review-queue',
@@ -78,7 +78,7 @@ const REVIEW = {
 	nodeId: '7f3c2a10-5b7e-4d0c-9a61-0c1a2b3c4d03',
 	reviewWebhookId: '7f3c2a10-5b7e-4d0c-9a61-0c1a2b3c4d04',
 	batch: 'review',
-	outputs: [{ name: 'approve', value: 'approve' }, { name: 'deny', value: 'deny' }, { name: 'Other' }],
+	outputs: [{ name: 'Not Reviewed' }, { name: 'approve', value: 'approve' }, { name: 'deny', value: 'deny' }, { name: 'Other' }],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -166,6 +166,10 @@ function writeReviewWorkflow(dir, notifyUrl) {
 			notifyVia: 'webhook',
 			notifyUrl,
 			notifyFormat: 'generic',
+			limitWaitTime: true,
+			limitType: 'afterTimeInterval',
+			resumeAmount: 1,
+			resumeUnit: 'hours',
 		},
 		credentials: cloman.credentials,
 	};
@@ -297,12 +301,12 @@ function startReceiver() {
 function assertBatchOutputs(data, { batch, clomanName, answered }) {
 	const outputs = clomanOutputs(data, clomanName);
 	assert.ok(outputs, `${batch}: the CloMan node did not run`);
-	assert.equal(outputs.length, 2, `${batch}: CloMan has ${outputs.length} outputs, expected 2 (Approved, Needs Review)`);
+	assert.equal(outputs.length, 2, `${batch}: CloMan has ${outputs.length} outputs, expected 2 (Auto-Decided, Needs Review)`);
 	const expected = expectedRouting(batch);
 	const all = outputs.flat().map((j) => j.id);
 	assert.deepEqual(sorted(all), sorted(expected.all), `${batch}: items over both outputs`);
 	assert.equal(new Set(all).size, all.length, `${batch}: an item came out twice`);
-	assert.deepEqual(sorted(outputs[0].map((j) => j.id)), sorted(expected.approved), `${batch}: Approved`);
+	assert.deepEqual(sorted(outputs[0].map((j) => j.id)), sorted(expected.approved), `${batch}: Auto-Decided`);
 	assert.deepEqual(sorted(outputs[1].map((j) => j.id)), sorted(expected.review), `${batch}: Needs Review`);
 	for (const item of outputs.flat()) {
 		const answer = answered.get(item.cloman?.decision_id);
@@ -553,7 +557,7 @@ async function checkConcurrentRuns({ pg, standin, answered, api, mainInstance, m
 	});
 
 	const runs = [];
-	await check('every item of every run leaves CloMan on exactly one output (Approved / Needs Review as the policy decides), each decision one the stand-in gave for that item', async () => {
+	await check('every item of every run leaves CloMan on exactly one output (Auto-Decided / Needs Review as the policy decides), each decision one the stand-in gave for that item', async () => {
 		for (const id of ids) {
 			const { status, data } = await executionData(api, mainInstance, id);
 			assert.equal(status, 'success', `execution ${id}: ${status}`);
@@ -563,7 +567,7 @@ async function checkConcurrentRuns({ pg, standin, answered, api, mainInstance, m
 		}
 		assert.deepEqual(sorted(runs.map((r) => r.batch)), sorted(batches), 'one execution per webhook call');
 		const expected = expectedRouting('x');
-		log(`      each run: Approved ${expected.approved.length} / Needs Review ${expected.review.length} of ${expected.all.length}`);
+		log(`      each run: Auto-Decided ${expected.approved.length} / Needs Review ${expected.review.length} of ${expected.all.length}`);
 	});
 	await check(`the stand-in got exactly one decide request per item per run (${CONCURRENT_RUNS} × ${exampleInputs().length}), each with the key header; runs overlapped`, () => {
 		const decides = standin.requests.filter((r) => r.path === '/api/v1/public/decide');
@@ -666,6 +670,7 @@ async function checkReview({ pg, api, mainInstance, mainProcess, workers, review
 		};
 		const all = outputs.flat().map((j) => j.id);
 		assert.deepEqual(sorted(all), sorted(items), 'every reviewed item once over the outputs');
+		assert.deepEqual(outputs[0].map((j) => j.id), [], 'items on "Not Reviewed"');
 		for (const c of choices) {
 			const [out] = outputs.map((o, i) => (o.some((j) => j.id === c.id) ? i : -1)).filter((i) => i >= 0);
 			assert.equal(out, outputOf(c.final), `${c.id}: on output ${REVIEW.outputs[out]?.name}, final decision ${c.final}`);
@@ -762,7 +767,7 @@ async function checkWorkerKill({ pg, standin, answered, api, mainInstance, mainP
 		}
 		const askedAgain = [...answeredAtKill].filter((id) => standin.requests.some((r) => r.body?.data?.id === id));
 		assert.deepEqual(sorted(askedAgain), sorted(answeredAtKill), 'items decided before the kill');
-		log(`      re-run = execution ${row.id} on ${survivor.label}: ${outputs[0].length} Approved / ${outputs[1].length} Needs Review; CloMan was asked again for the ${askedAgain.length} items it had decided before the kill`);
+		log(`      re-run = execution ${row.id} on ${survivor.label}: ${outputs[0].length} Auto-Decided / ${outputs[1].length} Needs Review; CloMan was asked again for the ${askedAgain.length} items it had decided before the kill`);
 	});
 }
 
