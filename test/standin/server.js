@@ -311,6 +311,7 @@ async function startStandin(options = {}) {
     for (const field of ['decision', 'confidence', 'requires_human_review', 'was_escalated']) {
       if (expect[field] !== undefined) chosen[field] = expect[field];
     }
+    if (typeof expect.reasoning === 'string') chosen.reasoning = expect.reasoning;
     const decision = chosen.decision ?? 'needs_more_info';
     const confidence = typeof chosen.confidence === 'number' ? chosen.confidence : 0.5;
     const other = decision === 'approve' ? 'deny' : decision === 'deny' ? 'approve' : 'escalate';
