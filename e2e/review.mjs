@@ -14,14 +14,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
-import { EXAMPLES, ROOT, log, sleep } from '../scripts/lib/harness.mjs';
+import { EXAMPLES, ROOT, batchExampleWithChannel, log, sleep } from '../scripts/lib/harness.mjs';
 import { CHROMIUM_FLAGS } from './browser.mjs';
 
 const require = createRequire(import.meta.url);
 
 export const REVIEW_WORKFLOW_ID = 'ClomanReviewE2E1';
 const TRIGGER_PATH = 'cloman-review-e2e';
-const REVIEW_NODE = 'Human review';
+export const REVIEW_NODE = 'Human review';
 /** The outputs of the example's Review node, in order, and the decision value each one is for. */
 export const REVIEW_OUTPUTS = [
 	{ name: 'Refund', value: 'approve', node: 'Refund after review' },
@@ -39,26 +39,9 @@ const GOOD_KEY = 'cloman_sk_test_good';
 
 // ---------------------------------------------------------------------------------------------
 
-/** The example's nodes, with the notification pointed at `channelUrl` (a copy; the example keeps its placeholder). */
-export function exampleWithChannel(channelUrl, file = EXAMPLES.batch.file) {
-	const workflow = JSON.parse(fs.readFileSync(file, 'utf8'));
-	const settings = workflow.nodes.find((n) => n.name === 'Review settings');
-	const url = settings?.parameters.assignments.assignments.find((a) => a.name === 'reviewChannelUrl');
-	if (!url) throw new Error(`${path.relative(ROOT, file)}: no "Review settings" node with reviewChannelUrl`);
-	url.value = channelUrl;
-	return workflow;
-}
-
-/** Writes the example with its review channel pointed at `channelUrl` into dir; returns the file. */
-export function writeExampleWithChannel(dir, channelUrl) {
-	const file = path.join(dir, path.basename(EXAMPLES.batch.file));
-	fs.writeFileSync(file, JSON.stringify(exampleWithChannel(channelUrl), null, 2));
-	return file;
-}
-
 /** The webhook-triggered copy the running n8n executes. */
 function reviewWorkflow(channelUrl) {
-	const workflow = exampleWithChannel(channelUrl);
+	const workflow = batchExampleWithChannel(channelUrl);
 	workflow.id = REVIEW_WORKFLOW_ID;
 	workflow.name = 'CloMan e2e: batch approvals with human review (webhook trigger)';
 	const triggers = new Set(['Every hour', 'Run now']);
