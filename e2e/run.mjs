@@ -110,7 +110,7 @@ async function checkBatchExample(instance, standin, receiver, prefix) {
 	const inputs = codeNodeItems(EXAMPLES.batch.file, 'Refund requests');
 	const { defaultPolicy } = require('../test/standin/server.js');
 	const expected = inputs.map((input) => ({ input, decision: defaultPolicy({ data: input }) }));
-	const expectAuto = expected.filter((e) => !needsReview(e.decision)).map((e) => e.input.id);
+	const expectAutoDecided = expected.filter((e) => !needsReview(e.decision)).map((e) => e.input.id);
 	const expectReview = expected.filter((e) => needsReview(e.decision)).map((e) => e.input.id);
 	const line2 = instance.lineInfo.line === 2;
 
@@ -147,8 +147,8 @@ async function checkBatchExample(instance, standin, receiver, prefix) {
 		sameIds(all, inputs.map((i) => i.id), 'items over all outputs');
 		assert.equal(new Set(all).size, all.length, 'an item came out twice');
 	});
-	await check(`${prefix} batch example: Auto-Decided ${expectAuto.length} / Needs Review ${expectReview.length}, as the stand-in's policy decides`, () => {
-		sameIds(idsOf(outputs[0]), expectAuto, 'Auto-Decided');
+	await check(`${prefix} batch example: Auto-Decided ${expectAutoDecided.length} / Needs Review ${expectReview.length}, as the stand-in's policy decides`, () => {
+		sameIds(idsOf(outputs[0]), expectAutoDecided, 'Auto-Decided');
 		sameIds(idsOf(outputs[1]), expectReview, 'Needs Review');
 		for (const { input, decision } of expected) {
 			const item = outputs.flat().find((i) => i.json.id === input.id);

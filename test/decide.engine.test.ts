@@ -134,7 +134,7 @@ describe('request mapping', () => {
 });
 
 describe('routing', () => {
-	test('human review: Approved and Needs Review, all twelve fields, paired, in input order', async () => {
+	test('human review: Auto-Decided and Needs Review, all twelve fields, paired, in input order', async () => {
 		const { outputs } = await run({ parameters: { ...refundParameters, routeBy: 'review' } });
 		expect(outputs).toHaveLength(2);
 		const [approved, review] = outputs;
@@ -334,7 +334,7 @@ describe('errors', () => {
 			parameters: { ...refundParameters, routeBy: 'review', options: { concurrency: 1 } },
 		});
 		expect(error).toBeUndefined();
-		expect(outputs).toHaveLength(3); // Approved, Needs Review, error
+		expect(outputs).toHaveLength(3); // Auto-Decided, Needs Review, error
 		const failed = outputs[2];
 		expect(failed).toHaveLength(1);
 		expect(failed[0].pairedItem).toEqual({ item: 0 });
@@ -352,7 +352,7 @@ describe('errors', () => {
 		expect(outputs[0].length + outputs[1].length).toBe(4);
 	});
 
-	test('"Continue": a failed item goes on to Needs Review, never Approved, keeping its fields', async () => {
+	test('"Continue": a failed item goes on to Needs Review, never Auto-Decided, keeping its fields', async () => {
 		standin.enqueueFaults({ status: 401 });
 		const { outputs } = await run({
 			onError: 'continueRegularOutput',

@@ -75,7 +75,7 @@ describe(`n8n ${EXPECTED.major}.x line (N8N_LINE=${process.env.N8N_LINE ?? ''})`
 			});
 			expect(result.error).toBeUndefined();
 			expect(result.status).toBe('success');
-			// Default policy: 50 → approve, no review ("Approved"); 300 → approve but needs review ("Needs Review").
+			// Default policy: 50 → approve, no review ("Auto-Decided"); 300 → approve but needs review ("Needs Review").
 			expect(result.outputs.map((items) => items.length)).toEqual([1, 1]);
 		});
 	});

@@ -1,8 +1,16 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
-import { NodeConnectionTypes } from 'n8n-workflow';
+import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 
-import * as decide from './actions/decide.operation';
+import { forOperation } from './actions/common';
+import * as decide from './actions/decide';
 import { configuredOutputs } from './routing';
+
+/** The operations this node offers; execute() runs the selected one. */
+const operations = {
+	decide,
+} as const;
+
+type Operation = keyof typeof operations;
 
 export class CloMan implements INodeType {
 	description: INodeTypeDescription = {
@@ -37,11 +45,14 @@ export class CloMan implements INodeType {
 					},
 				],
 			},
-			...decide.description,
+			...forOperation('decide', decide.description),
 		],
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		return await decide.execute.call(this);
+		const operation = this.getNodeParameter('operation', 0, 'decide') as Operation;
+		const run = operations[operation]?.execute;
+		if (!run) throw new NodeOperationError(this.getNode(), `Unknown operation "${String(operation)}"`);
+		return await run.call(this);
 	}
 }

@@ -17,7 +17,7 @@ export const configuredOutputs = (parameters: INodeParameters): OutputEntry[] =>
 	if (routeBy === 'single') return [{ type: 'main', displayName: 'Decision' }];
 	if (routeBy !== 'decision') {
 		return [
-			{ type: 'main', displayName: 'Approved' },
+			{ type: 'main', displayName: 'Auto-Decided' },
 			{ type: 'main', displayName: 'Needs Review' },
 		];
 	}
