@@ -13,6 +13,20 @@ export interface OutputEntry {
  * run time, so it must be self-contained: no imports, no helpers, plain ES2019.
  */
 export const configuredOutputs = (parameters: INodeParameters): OutputEntry[] => {
+	const collection = (parameters.decisions || {}) as { values?: Array<{ value?: string; outputName?: string }> };
+	const values = Array.isArray(collection.values) ? collection.values : [];
+	const valueOutputs = (): OutputEntry[] =>
+		values.map((entry, index) => {
+			const name = String(entry.outputName || entry.value || '').trim();
+			return { type: 'main', displayName: name || 'Decision ' + (index + 1) };
+		});
+	if (parameters.operation === 'review') {
+		// Review: "Timed Out" first when a wait limit is set (n8n puts the unreviewed items on output 0
+		// when the limit passes), then one output per listed decision value and "Other", or "Reviewed".
+		const first: OutputEntry[] = parameters.limitWaitTime === true ? [{ type: 'main', displayName: 'Timed Out' }] : [];
+		if (parameters.reviewRouteBy === 'single') return first.concat([{ type: 'main', displayName: 'Reviewed' }]);
+		return first.concat(valueOutputs(), [{ type: 'main', displayName: 'Other' }]);
+	}
 	const routeBy = parameters.routeBy || 'review';
 	if (routeBy === 'single') return [{ type: 'main', displayName: 'Decision' }];
 	if (routeBy !== 'decision') {
@@ -21,12 +35,7 @@ export const configuredOutputs = (parameters: INodeParameters): OutputEntry[] =>
 			{ type: 'main', displayName: 'Needs Review' },
 		];
 	}
-	const collection = (parameters.decisions || {}) as { values?: Array<{ value?: string; outputName?: string }> };
-	const values = Array.isArray(collection.values) ? collection.values : [];
-	const outputs: OutputEntry[] = values.map((entry, index) => {
-		const name = String(entry.outputName || entry.value || '').trim();
-		return { type: 'main', displayName: name || 'Decision ' + (index + 1) };
-	});
+	const outputs = valueOutputs();
 	if (parameters.divertReview === true) outputs.push({ type: 'main', displayName: 'Needs Review' });
 	const fallback = parameters.fallbackOutput === undefined ? 'extra' : parameters.fallbackOutput;
 	if (fallback === 'extra') outputs.push({ type: 'main', displayName: 'Other' });
@@ -52,6 +61,28 @@ export interface RoutePlan {
 	failureOutput: number;
 }
 
+/**
+ * The listed decision values (normalized) → their output index, counting from `firstOutput`;
+ * throws an Error with a user-facing message when the list is empty or repeats a value.
+ */
+export function listedDecisions(parameters: INodeParameters, firstOutput: number): Map<string, number> {
+	const entries = ((parameters.decisions as IDataObject | undefined)?.values ?? []) as Array<{ value?: unknown }>;
+	if (entries.length === 0) {
+		throw new Error('Route Items By "Decision Value" needs at least one decision value (e.g. approve, deny)');
+	}
+	const outputs = new Map<string, number>();
+	entries.forEach((entry, index) => {
+		const key = normalizeDecision(entry.value);
+		if (key === '') throw new Error(`Decision value ${index + 1} is empty`);
+		const earlier = outputs.get(key);
+		if (earlier !== undefined) {
+			throw new Error(`Decision value "${key}" is listed twice (values ${earlier - firstOutput + 1} and ${index + 1})`);
+		}
+		outputs.set(key, firstOutput + index);
+	});
+	return outputs;
+}
+
 /** Read the routing parameters; throws an Error with a user-facing message when they contradict. */
 export function planRoutes(parameters: INodeParameters, asTool = false): RoutePlan {
 	const routeBy = (parameters.routeBy || 'review') as RouteBy;
@@ -74,20 +105,8 @@ export function planRoutes(parameters: INodeParameters, asTool = false): RoutePl
 	if (routeBy === 'single') return plan;
 	if (routeBy === 'review') return { ...plan, reviewOutput: 1, failureOutput: 1 };
 
-	const entries = ((parameters.decisions as IDataObject | undefined)?.values ?? []) as Array<{ value?: unknown }>;
-	if (entries.length === 0) {
-		throw new Error('Route Items By "Decision Value" needs at least one decision value (e.g. approve, deny)');
-	}
-	entries.forEach((entry, index) => {
-		const key = normalizeDecision(entry.value);
-		if (key === '') throw new Error(`Decision value ${index + 1} is empty`);
-		const earlier = plan.decisionOutputs.get(key);
-		if (earlier !== undefined) {
-			throw new Error(`Decision value "${key}" is listed twice (values ${earlier + 1} and ${index + 1})`);
-		}
-		plan.decisionOutputs.set(key, index);
-	});
-	let next = entries.length;
+	plan.decisionOutputs = listedDecisions(parameters, 0);
+	let next = plan.decisionOutputs.size;
 	if (parameters.divertReview === true) plan.reviewOutput = next++;
 	const fallback = parameters.fallbackOutput === undefined ? 'extra' : parameters.fallbackOutput;
 	if (fallback === 'extra') {
@@ -117,4 +136,46 @@ export function routeResponse(plan: RoutePlan, response: IDataObject): number | 
 	if (plan.reviewOutput !== undefined && needsReview(response, plan.confidenceFloor)) return plan.reviewOutput;
 	if (plan.routeBy === 'review') return 0;
 	return plan.decisionOutputs.get(normalizeDecision(response.decision)) ?? plan.fallbackOutput;
+}
+
+/** Where the Review operation puts items; output indexes as configuredOutputs lists them. */
+export interface ReviewPlan {
+	outputCount: number;
+	/** "Timed Out": where n8n puts the unreviewed items when the wait limit passes (always output 0). */
+	timedOutOutput?: number;
+	/** "Reviewed", the one output in single mode. */
+	singleOutput?: number;
+	/** decision mode: normalized listed value → output index */
+	decisionOutputs: Map<string, number>;
+	/** decision mode: "Other", for a final decision nobody listed */
+	otherOutput?: number;
+	/** where an item that cannot be reviewed goes under "Continue (regular output)" */
+	failureOutput: number;
+}
+
+/** Read Review's routing parameters; throws an Error with a user-facing message when they contradict. */
+export function planReviewRoutes(parameters: INodeParameters): ReviewPlan {
+	const outputCount = configuredOutputs({ ...parameters, operation: 'review' }).length;
+	const first = parameters.limitWaitTime === true ? 1 : 0;
+	const plan: ReviewPlan = {
+		outputCount,
+		decisionOutputs: new Map(),
+		failureOutput: outputCount - 1,
+	};
+	if (first === 1) plan.timedOutOutput = 0;
+	if (parameters.reviewRouteBy === 'single') {
+		plan.singleOutput = first;
+	} else {
+		plan.decisionOutputs = listedDecisions(parameters, first);
+		plan.otherOutput = outputCount - 1;
+	}
+	// Never a decision output: "Timed Out" when there is one, else "Other" / "Reviewed".
+	if (plan.timedOutOutput !== undefined) plan.failureOutput = plan.timedOutOutput;
+	return plan;
+}
+
+/** The output for an item whose final (reviewed) decision is `decision`. */
+export function routeReviewed(plan: ReviewPlan, decision: string): number {
+	if (plan.singleOutput !== undefined) return plan.singleOutput;
+	return plan.decisionOutputs.get(normalizeDecision(decision)) ?? (plan.otherOutput as number);
 }

@@ -18,6 +18,45 @@ export function forOperation(operation: string, properties: INodeProperties[]): 
 	}));
 }
 
+/**
+ * The listed decision values, each with its own output (Decide's Decision Value routing, and the
+ * outputs and choices of Review). Each operation adds its displayOptions.
+ */
+export const decisionValues: INodeProperties = {
+	displayName: 'Decision Values',
+	name: 'decisions',
+	type: 'fixedCollection',
+	typeOptions: { multipleValues: true, sortable: true },
+	default: { values: [{ value: 'approve' }, { value: 'deny' }] },
+	placeholder: 'Add Decision Value',
+	description: 'The decision values your clone answers with; each gets an output, in this order',
+	noDataExpression: true,
+	options: [
+		{
+			displayName: 'Decision',
+			name: 'values',
+			values: [
+				{
+					displayName: 'Decision Value',
+					name: 'value',
+					type: 'string',
+					default: '',
+					placeholder: 'e.g. approve',
+					description: 'A value of "decision" the clone answers with',
+				},
+				{
+					displayName: 'Output Name',
+					name: 'outputName',
+					type: 'string',
+					default: '',
+					placeholder: 'e.g. Approved',
+					description: 'Label of the output on the canvas; the decision value when empty',
+				},
+			],
+		},
+	],
+};
+
 export function isFailure<T extends object>(value: T | CloManFailure): value is CloManFailure {
 	return 'kind' in value;
 }

@@ -2,7 +2,7 @@ import type { INodeProperties } from 'n8n-workflow';
 
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from '../../transport/limiter';
 import { DEFAULT_MAX_RETRIES } from '../../transport/retry';
-import { show } from '../common';
+import { decisionValues, show } from '../common';
 
 /** The Decide operation's parameters (the router adds `operation: ['decide']` to each). */
 export const description: INodeProperties[] = [
@@ -151,41 +151,7 @@ export const description: INodeProperties[] = [
 		default: '',
 		displayOptions: show({ routeBy: ['single'] }),
 	},
-	{
-		displayName: 'Decision Values',
-		name: 'decisions',
-		type: 'fixedCollection',
-		typeOptions: { multipleValues: true, sortable: true },
-		default: { values: [{ value: 'approve' }, { value: 'deny' }] },
-		placeholder: 'Add Decision Value',
-		description: 'The decision values your clone answers with; each gets an output, in this order',
-		noDataExpression: true,
-		displayOptions: show({ routeBy: ['decision'] }),
-		options: [
-			{
-				displayName: 'Decision',
-				name: 'values',
-				values: [
-					{
-						displayName: 'Decision Value',
-						name: 'value',
-						type: 'string',
-						default: '',
-						placeholder: 'e.g. approve',
-						description: 'A value of "decision" the clone answers with',
-					},
-					{
-						displayName: 'Output Name',
-						name: 'outputName',
-						type: 'string',
-						default: '',
-						placeholder: 'e.g. Approved',
-						description: 'Label of the output on the canvas; the decision value when empty',
-					},
-				],
-			},
-		],
-	},
+	{ ...decisionValues, displayOptions: show({ routeBy: ['decision'] }) },
 	{
 		displayName: 'Fallback Output',
 		name: 'fallbackOutput',

@@ -3,36 +3,9 @@ import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { routeResponse } from '../../routing';
 import type { RoutePlan } from '../../routing';
 import type { DecideResult } from '../../transport';
-import type { CloManFailure } from '../../transport/errors';
 import { redact } from '../../transport/errors';
+import { failedItem, failureJson } from '../failures';
 import type { Settings } from './settings';
-
-/** What a failed item carries in `error`: the failure, and which item it was. */
-export function failureJson(failure: CloManFailure, itemIndex: number): IDataObject {
-	return { ...failure, item_index: itemIndex } as unknown as IDataObject;
-}
-
-/**
- * Under "Continue", when the settings shared by all items are wrong, every item fails with the same
- * failure: none may pass as if it had been decided.
- */
-export function placeSettingsFailure(
-	items: INodeExecutionData[],
-	failure: CloManFailure,
-	outputCount: number,
-	target: number,
-	toErrorOutput: boolean,
-): INodeExecutionData[][] {
-	const failed: INodeExecutionData[][] = Array.from({ length: outputCount }, () => []);
-	items.forEach((item, i) => {
-		const errorJson = failureJson(failure, i);
-		failed[target].push({
-			json: toErrorOutput ? { error: errorJson } : { ...item.json, error: errorJson },
-			pairedItem: { item: i },
-		});
-	});
-	return failed;
-}
 
 /** Place every item, in input order, on exactly one output (or none, when the plan discards it). */
 export function placeResults(
@@ -49,12 +22,7 @@ export function placeResults(
 		const pairedItem = { item: i };
 		if (!result.ok) {
 			const error = redact(failureJson(result.failure, i), apiKey);
-			if (toErrorOutput) {
-				// n8n moves an item whose json holds only `error` to the error output.
-				outputs[0].push({ json: { error }, pairedItem });
-			} else {
-				outputs[plan.failureOutput].push({ json: { ...item.json, error }, pairedItem });
-			}
+			outputs[toErrorOutput ? 0 : plan.failureOutput].push(failedItem(item, i, error, toErrorOutput));
 			return;
 		}
 		const decision: IDataObject = { ...result.response };
