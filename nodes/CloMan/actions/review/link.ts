@@ -53,6 +53,15 @@ function hostOf(url: string): string {
 	}
 }
 
+const NETWORK_REASONS: Record<string, string> = {
+	ECONNREFUSED: 'the connection was refused',
+	ENOTFOUND: 'its host name is unknown',
+	EAI_AGAIN: 'its host name could not be resolved',
+	ECONNRESET: 'the connection was dropped',
+	ETIMEDOUT: 'it did not answer in time',
+	ECONNABORTED: 'it did not answer in time',
+};
+
 /**
  * POST the link to an incoming-webhook URL through n8n's request helper. Returns a message saying
  * what went wrong (naming only the host), or undefined when the receiver accepted it (2xx).
@@ -85,8 +94,8 @@ export async function postNotification(
 		if (answer.statusCode >= 200 && answer.statusCode < 300) return undefined;
 		return `The review link could not be posted to ${host}: it answered HTTP ${answer.statusCode}`;
 	} catch (error) {
-		const code = (error as { code?: unknown }).code;
-		const reason = typeof code === 'string' ? code : 'no answer';
-		return `The review link could not be posted to ${host}: ${reason}`;
+		// In words: n8n's error class replaces a message that names a socket code with its own text.
+		const code = String((error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code ?? '');
+		return `The review link could not be posted to ${host}: ${NETWORK_REASONS[code] ?? 'it did not answer'}`;
 	}
 }
