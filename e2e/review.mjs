@@ -281,13 +281,16 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 
 	let html;
 	let keepAll;
-	await check(`${p}: the page (GET) lists the ${count} items, shows the <script> in "reasoning" as text, sends a restrictive CSP and no API key`, async () => {
+	await check(`${p}: the page (GET, also at the plain $execution.resumeUrl) lists the ${count} items, shows the <script> in "reasoning" as text, sends a restrictive CSP and no API key`, async () => {
 		const r = await fetch(link, { redirect: 'manual' });
 		html = await r.text();
 		assert.equal(r.status, 200, `GET link: ${r.status} ${html.slice(0, 300)}`);
 		assert.match(r.headers.get('content-type') ?? '', /^text\/html/);
 		const csp = assertRestrictiveCsp(r.headers.get('content-security-policy'));
 		log(`      Content-Security-Policy: ${r.headers.get('content-security-policy')}`);
+		for (const [header, value] of [['x-content-type-options', 'nosniff'], ['x-frame-options', 'DENY'], ['referrer-policy', 'no-referrer'], ['cache-control', 'no-store']]) {
+			assert.equal(r.headers.get(header), value, `${header}: ${r.headers.get(header)}`);
+		}
 		for (const { input } of expected) assert.ok(html.includes(input.id), `the page lacks ${input.id}`);
 		assert.equal((html.match(/<section\b[^>]*\bclass="[^"]*\bitem\b/g) ?? []).length, count, 'one section.item per input item');
 		assert.ok(!html.includes(`<script>window.${XSS_MARK}`), "the reasoning's <script> is in the page as markup");
@@ -295,6 +298,13 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 		assert.ok(html.includes('&lt;script&gt;window.'), "the reasoning's <script> is not in the page as escaped text");
 		assert.ok(!/<script\b/i.test(html) || csp['script-src'], 'the page has a <script> element but no script-src');
 		assert.ok(!html.includes(GOOD_KEY) && !/cloman_sk_/.test(html), 'the page contains an API key');
+		// What an earlier node can send instead: the plain $execution.resumeUrl (no node id in the path).
+		const plain = new URL(link);
+		plain.pathname = plain.pathname.replace(/\/[^/]+$/, '');
+		const viaResumeUrl = await fetch(plain, { redirect: 'manual' });
+		const plainHtml = await viaResumeUrl.text();
+		assert.equal(viaResumeUrl.status, 200, `GET $execution.resumeUrl: ${viaResumeUrl.status} ${plainHtml.slice(0, 200)}`);
+		for (const { input } of expected) assert.ok(plainHtml.includes(input.id), `the page at $execution.resumeUrl lacks ${input.id}`);
 		keepAll = keepAllBody(html);
 		assert.ok(keepAll.has('form_end'), `the form has no form_end field: ${[...keepAll.keys()].join(', ')}`);
 		assert.equal((await executionOf(api, instance, executionId)).status, 'waiting', 'a GET resumed the run');
