@@ -200,6 +200,8 @@ function assertRestrictiveCsp(csp) {
 
 /**
  * All human-review checks on a running n8n 2.x. `check(name, fn)` is the runner's (counts and prints).
+ * Returns a function for the last check (the wait limit), to be awaited after the runner's other
+ * checks on this server, or undefined.
  * receiver: the runner's test/standin/incoming-webhook.js; browserTools: from prepareBrowser, or
  * undefined (then the browser check is counted as failed: it is not optional).
  */
@@ -212,6 +214,31 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 	let executionId;
 	let timeoutRun;
 
+	// The one-minute copy is checked last: the runner awaits this after its other checks on this
+	// server (the browser's), so that waiting for n8n to resume it overlaps them.
+	const waitLimitCheck = () =>
+		timeoutRun &&
+		(async () => {
+			await check(`${p}: the one-minute copy: n8n resumes it when the limit passes; every item on "Timed Out" with the clone's answer and no review`, async () => {
+				// n8n's wait tracker looks for due executions every minute.
+				const e = await waitForStatus(api, instance, timeoutRun.executionId, ['success'], 150_000);
+				const outputs = e.data.resultData.runData[REVIEW_NODE].at(-1).data.main.map((items) => items ?? []);
+				const timedOut = REVIEW_OUTPUTS.findIndex((o) => o.timedOut);
+				sameIds(outputs[timedOut].map((i) => i.json.id), expected.map((x) => x.input.id), 'Timed Out');
+				assert.equal(outputs.flat().length, count, 'items on other outputs');
+				for (const item of outputs[timedOut]) {
+					assert.equal(item.json.review, undefined, `${item.json.id} has a review`);
+					assert.equal(typeof item.json.cloman?.decision, 'string', `${item.json.id} lost cloman`);
+				}
+				const downstream = e.data.resultData.runData[REVIEW_OUTPUTS[timedOut].node]?.[0]?.data?.main?.[0] ?? [];
+				assert.equal(downstream.length, count, `${REVIEW_OUTPUTS[timedOut].node} got ${downstream.length} items`);
+				assert.ok(downstream.every((i) => i.json.pairedCheck === i.json.id), `$('CloMan').item on Timed Out: ${downstream.map((i) => i.json.pairedCheck).join(', ')}`);
+				log(`      resumed ${((Date.parse(e.raw.stoppedAt) - timeoutRun.waitingAt) / 1000).toFixed(0)} s after it started waiting (limit 60 s)`);
+				const get = await fetch(timeoutRun.link, { redirect: 'manual' });
+				assert.equal(get.status, 409, `the link after the timeout: ${get.status}`);
+			});
+		});
+
 	const published = await check(`${p}: two webhook-triggered copies of the example are created and published over REST`, async () => {
 		for (const options of [{ id: REVIEW_WORKFLOW_ID, path: TRIGGER_PATH }, TIMEOUT_COPY]) {
 			const workflow = reviewWorkflow(receiver.urlFor('slack'), options);
@@ -221,7 +248,7 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 			assert.equal(activated.status, 200, `activate ${options.id}: ${activated.status} ${activated.text.slice(0, 300)}`);
 		}
 	});
-	if (!published) return;
+	if (!published) return undefined;
 
 	// Publishing returns before n8n has registered the trigger's webhook: a 404 is retried for a while.
 	const trigger = async (triggerPath) => {
@@ -277,7 +304,7 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 		const decides = standin.requests.filter((q) => q.path === '/api/v1/public/decide');
 		assert.equal(decides.length, 12, `${decides.length} decide requests for the batch of 12`);
 	});
-	if (!running) return;
+	if (!running) return waitLimitCheck();
 
 	let html;
 	let keepAll;
@@ -461,26 +488,7 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 		});
 	}
 
-	if (timeoutRun) {
-		await check(`${p}: the one-minute copy: n8n resumes it when the limit passes; every item on "Timed Out" with the clone's answer and no review`, async () => {
-			// n8n's wait tracker looks for due executions every minute.
-			const e = await waitForStatus(api, instance, timeoutRun.executionId, ['success'], 150_000);
-			const outputs = e.data.resultData.runData[REVIEW_NODE].at(-1).data.main.map((items) => items ?? []);
-			const timedOut = REVIEW_OUTPUTS.findIndex((o) => o.timedOut);
-			sameIds(outputs[timedOut].map((i) => i.json.id), expected.map((x) => x.input.id), 'Timed Out');
-			assert.equal(outputs.flat().length, count, 'items on other outputs');
-			for (const item of outputs[timedOut]) {
-				assert.equal(item.json.review, undefined, `${item.json.id} has a review`);
-				assert.equal(typeof item.json.cloman?.decision, 'string', `${item.json.id} lost cloman`);
-			}
-			const downstream = e.data.resultData.runData[REVIEW_OUTPUTS[timedOut].node]?.[0]?.data?.main?.[0] ?? [];
-			assert.equal(downstream.length, count, `${REVIEW_OUTPUTS[timedOut].node} got ${downstream.length} items`);
-			assert.ok(downstream.every((i) => i.json.pairedCheck === i.json.id), `$('CloMan').item on Timed Out: ${downstream.map((i) => i.json.pairedCheck).join(', ')}`);
-			log(`      resumed ${((Date.parse(e.raw.stoppedAt) - timeoutRun.waitingAt) / 1000).toFixed(0)} s after it started waiting (limit 60 s)`);
-			const get = await fetch(timeoutRun.link, { redirect: 'manual' });
-			assert.equal(get.status, 409, `the link after the timeout: ${get.status}`);
-		});
-	}
+	return waitLimitCheck();
 }
 
 function sameIds(actual, expected, label) {

@@ -318,8 +318,9 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 				assert.match(result.message, /404|clone/i, result.message);
 			});
 		}
+		let reviewWaitLimit;
 		if (loggedIn && instance.lineInfo.line === 2) {
-			await phase(`${prefix} human review`, () => checkReview({ instance, api, receiver, standin, check, prefix, browserTools, artifacts }));
+			reviewWaitLimit = await phase(`${prefix} human review`, () => checkReview({ instance, api, receiver, standin, check, prefix, browserTools, artifacts }));
 		}
 
 		if (browserTools && !ONLY_REVIEW) {
@@ -368,6 +369,7 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 				}
 			});
 		}
+		if (reviewWaitLimit) await phase(`${prefix} human review: the wait limit`, reviewWaitLimit);
 	} finally {
 		await server.stop();
 	}
