@@ -44,7 +44,7 @@ import {
 	writeBatchExample,
 } from '../scripts/lib/harness.mjs';
 import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSession, outputLabels, prepareBrowser, screenshotWorkflow } from './browser.mjs';
-import { REVIEW_NODE, REVIEW_OUTPUTS, checkReview } from './review.mjs';
+import { REVIEW_NODE, REVIEW_OUTPUTS, checkReview, checkReviewFromEditor } from './review.mjs';
 
 const require = createRequire(import.meta.url);
 /** E2E_ONLY=review: only the human-review checks (install, import, n8n start, review), for iterating on them. */
@@ -359,6 +359,7 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 						assert.deepEqual(review.map((l) => l.label), REVIEW_OUTPUTS.map((o) => o.name), JSON.stringify(review));
 						log(`      screenshot: ${path.relative(ROOT, file)}`);
 					});
+					if (api && instance.lineInfo.line === 2) await checkReviewFromEditor({ session, instance, api, receiver, check, prefix, artifacts });
 					await check(`${prefix} browser: nothing but n8n's own package lookup tried to leave 127.0.0.1 (blocked)`, () => {
 						const unexpected = [...new Set(session.outside)].filter((u) => !isEditorPackageLookup(u, PACKAGE_NAME));
 						assert.deepEqual(unexpected, [], 'requests outside 127.0.0.1');
