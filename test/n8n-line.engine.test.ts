@@ -104,14 +104,13 @@ describe(`n8n ${EXPECTED.major}.x line (N8N_LINE=${process.env.N8N_LINE ?? ''})`
 				expect(result.error?.description).toMatch(/^Upgrade n8n to 2\.x, or send the Needs Review items to n8n's Wait node/);
 			});
 
-			test('under "Continue" every item fails on "Other", none on a decision output, nothing waits', async () => {
+			test('under "Continue" every item fails on "Not Reviewed", none on a decision output, nothing waits', async () => {
 				const result = await review('continueRegularOutput');
 				expect(result.status).toBe('success');
 				expect(result.run.waitTill).toBeUndefined();
-				expect(result.outputs[0]).toEqual([]);
-				expect(result.outputs[1]).toEqual([]);
-				expect(result.outputs[2].map((item) => item.json.id)).toEqual(['a', 'b']);
-				expect(result.outputs[2][0].json.error).toMatchObject({ code: 'REVIEW_NOT_STARTED' });
+				expect(result.outputs.slice(1).flat()).toEqual([]);
+				expect(result.outputs[0].map((item) => item.json.id)).toEqual(['a', 'b']);
+				expect(result.outputs[0][0].json.error).toMatchObject({ code: 'REVIEW_NOT_STARTED' });
 			});
 		} else {
 			test('waits, with a resume token in the execution (the link is signed)', async () => {

@@ -83,27 +83,33 @@ const jsonOf = (items: INodeExecutionData[]) => items.map((item) => item.json);
 const ids = (items: INodeExecutionData[]) => items.map((item) => item.json.id);
 
 describe2('the pause', () => {
-	test('Start → Review waits: waitTill forever, no output yet, nothing after it ran', async () => {
-		const result = await pause([decided('a', 'approve'), decided('b', 'deny')], {}, { downstream: 3 });
+	test('Start → Review waits: by default one day, no output yet, nothing after it ran', async () => {
+		const before = Date.now();
+		const result = await pause([decided('a', 'approve'), decided('b', 'deny')], {}, { downstream: 4 });
 		expect(result.error).toBeUndefined();
 		expect(result.status).toBe('waiting');
-		expect(result.run.waitTill?.getTime()).toBe(WAIT_INDEFINITELY.getTime());
-		// approve, deny, Other: all empty while waiting
-		expect(result.outputs).toEqual([[], [], []]);
+		expect(result.run.waitTill!.getTime()).toBeGreaterThanOrEqual(before + 86_400_000);
+		expect(result.run.waitTill!.getTime()).toBeLessThanOrEqual(Date.now() + 86_400_000);
+		// Not Reviewed, approve, deny, Other: all empty while waiting
+		expect(result.outputs).toEqual([[], [], [], []]);
 		expect(Object.keys(result.run.data.resultData.runData).sort()).toEqual(['CloMan', 'Start']);
 		const stored = loadRun(result.stored);
 		expect(stored.resultData.lastNodeExecuted).toBe('CloMan');
 		expect((stored as { resumeToken?: string }).resumeToken).toMatch(/^[0-9a-f]{64}$/);
 	});
 
-	test('a wait limit sets waitTill to it and adds "Timed Out" as output 0', async () => {
+	test('without a limit it waits forever (WAIT_INDEFINITELY); a limit sets waitTill to it', async () => {
+		const forever = await pause([decided('a', 'approve')], { limitWaitTime: false });
+		expect(forever.status).toBe('waiting');
+		expect(forever.run.waitTill?.getTime()).toBe(WAIT_INDEFINITELY.getTime());
+		expect(forever.outputs).toHaveLength(4);
 		const before = Date.now();
 		const result = await pause([decided('a', 'approve')], { limitWaitTime: true, resumeAmount: 2, resumeUnit: 'hours' });
 		expect(result.status).toBe('waiting');
 		const waitTill = result.run.waitTill!.getTime();
 		expect(waitTill).toBeGreaterThanOrEqual(before + 2 * 3_600_000);
 		expect(waitTill).toBeLessThanOrEqual(Date.now() + 2 * 3_600_000);
-		expect(result.outputs).toHaveLength(4); // Timed Out, approve, deny, Other
+		expect(result.outputs).toHaveLength(4); // Not Reviewed, approve, deny, Other
 	});
 
 	test('a limit at a specified time waits until then; a past one is an error and nothing waits', async () => {
@@ -178,7 +184,7 @@ describe2('the pause', () => {
 });
 
 describe2('"Continue": bad items fail alone, never on a decision output', () => {
-	test('good items wait; after the review the bad one leaves on "Other" with its error', async () => {
+	test('good items wait; after the review the bad one leaves on "Not Reviewed" with its error', async () => {
 		const items = [decided('a', 'approve'), { id: 'b' }, decided('c', 'deny')];
 		const paused = await pause(items, {}, { onError: 'continueRegularOutput' });
 		expect(paused.status).toBe('waiting');
@@ -186,29 +192,31 @@ describe2('"Continue": bad items fail alone, never on a decision output', () => 
 		expect(sectionIndexes(page.body)).toEqual([0, 2]);
 		expect(page.body).toContain('1 item has no decision to review; it goes on with an error.');
 		const done = await review(paused.stored, {});
-		const [approve, deny, other] = done.resumed!.outputs;
+		const [notReviewed, approve, deny, other] = done.resumed!.outputs;
 		expect(ids(approve)).toEqual(['a']);
 		expect(ids(deny)).toEqual(['c']);
-		expect(ids(other)).toEqual(['b']);
-		expect(other[0].json.review).toBeUndefined();
-		expect(other[0].json.error).toMatchObject({ kind: 'InputError', field: 'decisionField', item_index: 1 });
+		expect(other).toEqual([]);
+		expect(ids(notReviewed)).toEqual(['b']);
+		expect(notReviewed[0].json.review).toBeUndefined();
+		expect(notReviewed[0].json.error).toMatchObject({ kind: 'InputError', field: 'decisionField', item_index: 1 });
 	});
 
 	test('with the error output, the bad item goes there', async () => {
 		const paused = await pause([{ id: 'b' }, decided('a', 'approve')], {}, { onError: 'continueErrorOutput' });
 		const done = await review(paused.stored, {});
 		const outputs = done.resumed!.outputs;
-		expect(outputs).toHaveLength(4); // approve, deny, Other, error
-		expect(ids(outputs[0])).toEqual(['a']);
-		expect(outputs[3]).toHaveLength(1);
-		expect(outputs[3][0].json).toMatchObject({ id: 'b', error: { field: 'decisionField', item_index: 0 } });
+		expect(outputs).toHaveLength(5); // Not Reviewed, approve, deny, Other, error
+		expect(outputs[0]).toEqual([]);
+		expect(ids(outputs[1])).toEqual(['a']);
+		expect(outputs[4]).toHaveLength(1);
+		expect(outputs[4][0].json).toMatchObject({ id: 'b', error: { field: 'decisionField', item_index: 0 } });
 	});
 
 	test('all items bad: no wait, every item on the failure output', async () => {
 		const result = await pause([{ id: 'a' }, { id: 'b' }], { limitWaitTime: true }, { onError: 'continueRegularOutput' });
 		expect(result.status).toBe('success');
 		expect(result.run.waitTill).toBeUndefined();
-		// Timed Out is the failure output when there is one
+		// on "Not Reviewed"
 		expect(ids(result.outputs[0])).toEqual(['a', 'b']);
 		expect(result.outputs.slice(1).flat()).toEqual([]);
 	});
@@ -321,7 +329,7 @@ describe2('the submit (POST) and the resume', () => {
 	const items = [decided('a', 'approve'), decided('b', 'deny'), decided('c', 'approve'), decided('d', 'approve')];
 
 	test('shapes every item once, fields kept, review added, routed by the final decision + Other', async () => {
-		const paused = await pause(items, {}, { downstream: 3 });
+		const paused = await pause(items, {}, { downstream: 4 });
 		const done = await review(paused.stored, {
 			decision_0: 'deny',
 			note_0: 'Too large <b>for</b> policy',
@@ -334,7 +342,8 @@ describe2('the submit (POST) and the resume', () => {
 		expect(done.body).toContain('data-kept="1" data-changed="3"');
 		expect(done.headers['content-security-policy']).toMatch(/^default-src 'none'/);
 		expect(done.resumed!.run.status).toBe('success');
-		const [approve, deny, other] = done.resumed!.outputs;
+		const [notReviewed, approve, deny, other] = done.resumed!.outputs;
+		expect(notReviewed).toEqual([]);
 		expect(approve).toEqual([]);
 		expect(ids(deny)).toEqual(['a', 'b']);
 		expect(ids(other)).toEqual(['c', 'd']);
@@ -354,19 +363,20 @@ describe2('the submit (POST) and the resume', () => {
 		expect(byId.d.review).toMatchObject({ decision: 'escalate', decided_by: 'reviewer', changed: true });
 		// The downstream nodes ran with the items n8n forwarded from every output.
 		const runData = done.resumed!.run.data.resultData.runData;
-		expect(runData['After 1'][0].data!.main[0]!.map((item) => item.json.id)).toEqual(['a', 'b']);
-		expect(runData['After 2'][0].data!.main[0]!.map((item) => item.json.id)).toEqual(['c', 'd']);
+		expect(runData['After 2'][0].data!.main[0]!.map((item) => item.json.id)).toEqual(['a', 'b']);
+		expect(runData['After 3'][0].data!.main[0]!.map((item) => item.json.id)).toEqual(['c', 'd']);
 		expect(runData['After 0']).toBeUndefined();
+		expect(runData['After 1']).toBeUndefined();
 	});
 
 	test('choosing the clone\'s own decision by name, in any case, counts as kept', async () => {
 		const paused = await pause([decided('a', 'approve')]);
 		const done = await review(paused.stored, { decision_0: '__other__', custom_0: ' APPROVE ' });
-		expect(done.resumed!.outputs[0][0].json.review).toMatchObject({ decision: 'approve', decided_by: 'clone', changed: false });
+		expect(done.resumed!.outputs[1][0].json.review).toMatchObject({ decision: 'approve', decided_by: 'clone', changed: false });
 	});
 
 	test('One Output: every item on "Reviewed" in input order, and $(\'Start\').item still resolves downstream', async () => {
-		const paused = await pause(items, { reviewRouteBy: 'single' }, { downstream: 1 });
+		const paused = await pause(items, { reviewRouteBy: 'single', limitWaitTime: false }, { downstream: 1 });
 		expect(paused.outputs).toHaveLength(1);
 		const done = await review(paused.stored, { decision_1: 'approve' });
 		const [reviewed] = done.resumed!.outputs;
@@ -376,14 +386,22 @@ describe2('the submit (POST) and the resume', () => {
 		expect(after.map((item) => (item.json.start_item as IDataObject).id)).toEqual(['a', 'b', 'c', 'd']);
 	});
 
-	test('routed outputs: n8n rewrites the pairing, so downstream reads the carried fields ($json), not $(\'Start\').item', async () => {
-		const paused = await pause(items, {}, { downstream: 3 });
-		const done = await review(paused.stored, { decision_1: 'approve' });
+	test('routed outputs: $(\'Start\').item never resolves to another item (n8n re-pairs by position), the fields are carried', async () => {
+		// a: deny, b: approve. n8n rewrites each resumed item's pairing to { item: its position in its
+		// output, input: the output's index }; a routed output 0 would send b's $('Start').item to a.
+		const paused = await pause([decided('a', 'deny'), decided('b', 'approve'), decided('c', 'approve')], {}, { downstream: 4 });
+		const done = await review(paused.stored, {});
+		expect(done.resumed!.outputs[1].map((item) => item.pairedItem)).toEqual([{ item: 0, input: 1 }, { item: 1, input: 1 }]);
 		const runData = done.resumed!.run.data.resultData.runData;
-		// approve (output 0): a, b, c, d; lineage by position in output 0 happens to match here
-		expect(runData['After 0'][0].data!.main[0]!.map((item) => item.json.id)).toEqual(['a', 'b', 'c', 'd']);
-		// n8n's lineage after the resume: { item: position, input: output index }
-		expect(done.resumed!.outputs[0].map((item) => item.pairedItem)).toEqual([0, 1, 2, 3].map((item) => ({ item, input: undefined })));
+		const after = [1, 2].flatMap((n) => runData[`After ${n}`][0].data!.main[0]!);
+		expect(after.map((item) => item.json.id).sort()).toEqual(['a', 'b', 'c']);
+		for (const item of after) {
+			const start = item.json.start_item as IDataObject | null | undefined;
+			// unresolved (nothing, or n8n's error), never a different item
+			expect(start?.id === undefined || start.id === item.json.id).toBe(true);
+			// what to use instead: the item's own fields
+			expect(item.json.customer).toBe(`Customer ${item.json.id}`);
+		}
 	});
 
 	test('"keep all remaining" keeps every untouched item as the clone decided', async () => {
@@ -421,7 +439,7 @@ describe2('the submit (POST) and the resume', () => {
 		expect(answer.body).toContain('>kept note</textarea>');
 		// still waiting: a corrected submit goes through
 		const fixed = await post(paused.stored, submitWith(fill(formFields(page.body), { decision_0: 'escalate' }), 'submit'));
-		expect(fixed.resumed!.outputs[2].map((item) => item.json.id)).toEqual(['a']);
+		expect(fixed.resumed!.outputs[3].map((item) => item.json.id)).toEqual(['a']);
 	});
 
 	test('"Other" with nothing typed, or a typed value too long, is sent back', async () => {
@@ -462,7 +480,7 @@ describe2('the submit (POST) and the resume', () => {
 			body: JSON.stringify({ page_start: '0', decision_0: 'deny', decision_1: '__keep__', decision_2: '__keep__', decision_3: '__keep__', submit: '1', form_end: '1' }),
 		});
 		expect(answer.status).toBe(200);
-		expect(ids(answer.resumed!.outputs[1])).toEqual(['a', 'b']);
+		expect(ids(answer.resumed!.outputs[2])).toEqual(['a', 'b']);
 	});
 });
 
@@ -470,7 +488,7 @@ describe2('big batches: 250 items per page, the last submit resumes', () => {
 	const many = Array.from({ length: 1000 }, (_, i) => decided(`i${i}`, i % 2 ? 'deny' : 'approve'));
 
 	test('1,000 items: four pages, choices carried, each page under n8n\'s 1,000-field limit', async () => {
-		const paused = await pause(many, { reviewRouteBy: 'single' });
+		const paused = await pause(many, { reviewRouteBy: 'single', limitWaitTime: false });
 		expect(paused.status).toBe('waiting');
 		let page = await get(paused.stored);
 		const seen: number[] = [];
@@ -510,7 +528,7 @@ describe2('big batches: 250 items per page, the last submit resumes', () => {
 });
 
 describe2('the wait limit', () => {
-	test('when it passes, n8n runs on without the node: the items leave unchanged on "Timed Out" only', async () => {
+	test('when it passes, n8n runs on without the node: the items leave unchanged on "Not Reviewed" only', async () => {
 		const items = [decided('a', 'approve'), decided('b', 'deny')];
 		const paused = await pause(items, { limitWaitTime: true, resumeAmount: 5, resumeUnit: 'minutes' }, { downstream: 4 });
 		expect(paused.status).toBe('waiting');
@@ -526,11 +544,11 @@ describe2('the wait limit', () => {
 		expect(late.status).toBe(409);
 	});
 
-	test('a review before the limit routes past "Timed Out"', async () => {
+	test('a review before the limit routes past "Not Reviewed"', async () => {
 		const paused = await pause([decided('a', 'approve')], { limitWaitTime: true });
 		const done = await review(paused.stored, { decision_0: 'deny' });
-		const [timedOut, approve, deny, other] = done.resumed!.outputs;
-		expect([timedOut, approve, other]).toEqual([[], [], []]);
+		const [notReviewed, approve, deny, other] = done.resumed!.outputs;
+		expect([notReviewed, approve, other]).toEqual([[], [], []]);
 		expect(ids(deny)).toEqual(['a']);
 	});
 });
@@ -568,7 +586,12 @@ describe2('notifying the reviewer', () => {
 	])('format %s posts the link before the run waits', async (format, expected) => {
 		const hook = await receiver();
 		try {
-			const paused = await pause([decided('a', 'approve'), decided('b', 'deny')], { notifyVia: 'webhook', notifyUrl: hook.url, notifyFormat: format });
+			const paused = await pause([decided('a', 'approve'), decided('b', 'deny')], {
+				notifyVia: 'webhook',
+				notifyUrl: hook.url,
+				notifyFormat: format,
+				limitWaitTime: false,
+			});
 			expect(paused.status).toBe('waiting');
 			expect(hook.received).toHaveLength(1);
 			expect(hook.received[0].path).toBe('/services/T000/B000/SECRETPATH');
@@ -598,7 +621,7 @@ describe2('notifying the reviewer', () => {
 			});
 			const expires = paused.run.waitTill!.toISOString();
 			expect(hook.received[0].body).toEqual({
-				text: `Refunds to confirm: 1 item wait for your review (until ${expires}): ${reviewLink(paused.stored)}`,
+				text: `Refunds to confirm: 1 item waits for your review (until ${expires}): ${reviewLink(paused.stored)}`,
 				url: reviewLink(paused.stored),
 				execution_id: EXECUTION_ID,
 				item_count: 1,
@@ -622,8 +645,8 @@ describe2('notifying the reviewer', () => {
 			const continued = await pause([decided('a', 'approve')], { notifyVia: 'webhook', notifyUrl: hook.url }, { onError: 'continueRegularOutput' });
 			expect(continued.status).toBe('success');
 			expect(continued.run.waitTill).toBeUndefined();
-			expect(continued.outputs[2][0].json.error).toMatchObject({ code: 'REVIEW_NOT_STARTED' });
-			expect(continued.outputs[0]).toEqual([]);
+			expect(continued.outputs[0][0].json.error).toMatchObject({ code: 'REVIEW_NOT_STARTED' });
+			expect(continued.outputs.slice(1).flat()).toEqual([]);
 		} finally {
 			await hook.close();
 		}
@@ -664,7 +687,7 @@ describe2('Decide, then Review of its Needs Review items', () => {
 		expect(page.body).toContain('<h2>Ada – 250 USD</h2>');
 		expect(page.body).toContain('escalated');
 		const done = await review(paused.stored, { decision_1: 'approve', note_1: 'Known customer' });
-		const [approve, deny] = done.resumed!.outputs;
+		const [, approve, deny] = done.resumed!.outputs;
 		expect(ids(approve)).toEqual(['r1', 'r3']);
 		expect(deny).toEqual([]);
 		expect(approve[1].json).toMatchObject({ id: 'r3', cloman: { decision: 'deny' }, review: { decision: 'approve', decided_by: 'reviewer', note: 'Known customer' } });

@@ -21,10 +21,15 @@ export const configuredOutputs = (parameters: INodeParameters): OutputEntry[] =>
 			return { type: 'main', displayName: name || 'Decision ' + (index + 1) };
 		});
 	if (parameters.operation === 'review') {
-		// Review: "Timed Out" first when a wait limit is set (n8n puts the unreviewed items on output 0
-		// when the limit passes), then one output per listed decision value and "Other", or "Reviewed".
-		const first: OutputEntry[] = parameters.limitWaitTime === true ? [{ type: 'main', displayName: 'Timed Out' }] : [];
-		if (parameters.reviewRouteBy === 'single') return first.concat([{ type: 'main', displayName: 'Reviewed' }]);
+		// Review: "Not Reviewed" first, because n8n puts the items on output 0 when a wait limit passes,
+		// and because n8n re-pairs resumed items by their position in each output, so a routed output 0
+		// would point $('…').item at other items. Only "One Output" without a limit has no such output:
+		// its "Reviewed" holds every item in input order, which pairs right.
+		const single = parameters.reviewRouteBy === 'single';
+		// The wait limit is on unless turned off (nothing waits forever unless the user says so).
+		const limited = parameters.limitWaitTime !== false;
+		const first: OutputEntry[] = !single || limited ? [{ type: 'main', displayName: 'Not Reviewed' }] : [];
+		if (single) return first.concat([{ type: 'main', displayName: 'Reviewed' }]);
 		return first.concat(valueOutputs(), [{ type: 'main', displayName: 'Other' }]);
 	}
 	const routeBy = parameters.routeBy || 'review';
@@ -141,36 +146,33 @@ export function routeResponse(plan: RoutePlan, response: IDataObject): number | 
 /** Where the Review operation puts items; output indexes as configuredOutputs lists them. */
 export interface ReviewPlan {
 	outputCount: number;
-	/** "Timed Out": where n8n puts the unreviewed items when the wait limit passes (always output 0). */
-	timedOutOutput?: number;
-	/** "Reviewed", the one output in single mode. */
+	/**
+	 * "Not Reviewed" (output 0) when there is one: where n8n puts the items when the wait limit passes,
+	 * and where items that cannot be reviewed go under "Continue".
+	 */
+	notReviewedOutput?: number;
+	/** "Reviewed", the one reviewed output in single mode. */
 	singleOutput?: number;
 	/** decision mode: normalized listed value → output index */
 	decisionOutputs: Map<string, number>;
 	/** decision mode: "Other", for a final decision nobody listed */
 	otherOutput?: number;
-	/** where an item that cannot be reviewed goes under "Continue (regular output)" */
+	/** where an item that cannot be reviewed goes under "Continue (regular output)": never a decision's output */
 	failureOutput: number;
 }
 
 /** Read Review's routing parameters; throws an Error with a user-facing message when they contradict. */
 export function planReviewRoutes(parameters: INodeParameters): ReviewPlan {
-	const outputCount = configuredOutputs({ ...parameters, operation: 'review' }).length;
-	const first = parameters.limitWaitTime === true ? 1 : 0;
-	const plan: ReviewPlan = {
-		outputCount,
-		decisionOutputs: new Map(),
-		failureOutput: outputCount - 1,
-	};
-	if (first === 1) plan.timedOutOutput = 0;
+	const outputs = configuredOutputs({ ...parameters, operation: 'review' });
+	const first = outputs[0].displayName === 'Not Reviewed' ? 1 : 0;
+	const plan: ReviewPlan = { outputCount: outputs.length, decisionOutputs: new Map(), failureOutput: 0 };
+	if (first === 1) plan.notReviewedOutput = 0;
 	if (parameters.reviewRouteBy === 'single') {
 		plan.singleOutput = first;
 	} else {
 		plan.decisionOutputs = listedDecisions(parameters, first);
-		plan.otherOutput = outputCount - 1;
+		plan.otherOutput = outputs.length - 1;
 	}
-	// Never a decision output: "Timed Out" when there is one, else "Other" / "Reviewed".
-	if (plan.timedOutOutput !== undefined) plan.failureOutput = plan.timedOutOutput;
 	return plan;
 }
 

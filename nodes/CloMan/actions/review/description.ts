@@ -80,6 +80,22 @@ export const description: INodeProperties[] = [
 		],
 	},
 	{
+		displayName:
+			'Outputs: "Not Reviewed" (items that leave without a review: when the wait limit passes, or, under "Continue", items without a decision), then one per decision value below, then "Other". Read the items\' own fields ($json) after this node: n8n re-pairs resumed items by position, so $(\'Earlier Node\').item does not resolve on these outputs.',
+		name: 'reviewOutputsNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: show({ reviewRouteBy: ['decision'] }),
+	},
+	{
+		displayName:
+			'One output "Reviewed" with every item in input order, so $(\'Earlier Node\').item keeps working after the review. With a wait limit, "Not Reviewed" comes first (it gets the items when the limit passes) and $(\'Earlier Node\').item then resolves only there.',
+		name: 'reviewSingleNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: show({ reviewRouteBy: ['single'] }),
+	},
+	{
 		...decisionValues,
 		description:
 			'The decisions a reviewer can choose (besides the clone\'s alternatives); each gets an output, in this order, by the final decision',
@@ -166,14 +182,14 @@ export const description: INodeProperties[] = [
 		displayName: 'Limit Wait Time',
 		name: 'limitWaitTime',
 		type: 'boolean',
-		default: false,
+		default: true,
 		noDataExpression: true,
 		description:
-			'Whether the run goes on without a review after a while. Adds a first output "Timed Out" that gets the items unchanged.',
+			'Whether the run goes on without a review after a while (on by default: nothing waits forever unless you turn this off); the items then leave unchanged on the first output, "Not Reviewed"',
 	},
 	{
 		displayName:
-			'When the limit passes, n8n resumes the run without running this node: the items leave unchanged (the clone\'s decision, no "review" field) on the first output, "Timed Out". Connect it to what should happen to unreviewed items.',
+			'When the limit passes, n8n resumes the run without running this node: the items leave unchanged (the clone\'s decision, no "review" field) on the first output, "Not Reviewed". Connect it to what should happen to unreviewed items.',
 		name: 'limitNotice',
 		type: 'notice',
 		default: '',
@@ -204,7 +220,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Unit',
 		name: 'resumeUnit',
 		type: 'options',
-		default: 'hours',
+		default: 'days',
 		description: 'Unit of the amount',
 		displayOptions: show({ limitWaitTime: [true], limitType: ['afterTimeInterval'] }),
 		options: [

@@ -30,7 +30,7 @@ export interface NotifyInfo {
 export function notificationBody(format: NotifyFormat, info: NotifyInfo): IDataObject {
 	const items = `${info.itemCount} item${info.itemCount === 1 ? '' : 's'}`;
 	const until = info.expiresAt ? ` (until ${info.expiresAt})` : '';
-	const text = `${info.title}: ${items} wait for your review${until}: ${info.url}`;
+	const text = `${info.title}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until}: ${info.url}`;
 	if (format === 'discord') return { content: text };
 	if (format === 'generic') {
 		return {

@@ -51,7 +51,7 @@ label{display:block;font-size:.9rem;margin-top:.5rem;color:#333a48}
 select,input,textarea{width:100%;font:inherit;padding:.45rem;border:1px solid #b8bfcc;border-radius:.35rem;background:#fff}
 .err,.alert{color:#b71c1c;font-weight:600}
 .alert{background:#fdecea;border-radius:.4rem;padding:.6rem}
-.actions{position:sticky;bottom:0;background:#f4f5f7;padding:.6rem 0;display:flex;flex-wrap:wrap;gap:.5rem}
+.actions{padding:.6rem 0;display:flex;flex-wrap:wrap;gap:.5rem}
 button{font:inherit;padding:.65rem 1rem;border-radius:.4rem;border:1px solid #2d4fd6;background:#2d4fd6;color:#fff;flex:1 1 14rem}
 button.secondary{background:#fff;color:#2d4fd6}
 .counts{font-size:1.1rem}

@@ -27,7 +27,7 @@ export function readReviewSettings(read: ParameterReader): ReviewSettings {
 	const plan = planReviewRoutes({
 		reviewRouteBy,
 		decisions,
-		limitWaitTime: read('limitWaitTime', false) === true,
+		limitWaitTime: read('limitWaitTime', true) !== false,
 	});
 	const decisionField = text(read('decisionField', 'cloman')).trim();
 	const values = ((decisions.values ?? []) as Array<{ value?: unknown }>).map((entry) => text(entry.value).trim());
@@ -45,7 +45,7 @@ const UNIT_MS: Record<string, number> = { minutes: 60_000, hours: 3_600_000, day
 
 /** When the wait ends without a review (WAIT_INDEFINITELY when there is no limit); throws on a bad limit. */
 export function readWaitTill(read: ParameterReader, now: number): Date {
-	if (read('limitWaitTime', false) !== true) return WAIT_INDEFINITELY;
+	if (read('limitWaitTime', true) === false) return WAIT_INDEFINITELY;
 	const type = text(read('limitType', 'afterTimeInterval'));
 	if (type === 'atSpecifiedTime') {
 		const raw = read('maxDateAndTime', '');
@@ -57,7 +57,7 @@ export function readWaitTill(read: ParameterReader, now: number): Date {
 		return at;
 	}
 	const amount = Number(read('resumeAmount', 1));
-	const unit = text(read('resumeUnit', 'hours'));
+	const unit = text(read('resumeUnit', 'days'));
 	if (!UNIT_MS[unit]) throw new Error(`Unit must be minutes, hours or days, not "${unit}"`);
 	if (!Number.isFinite(amount) || amount <= 0) {
 		throw new Error(`Amount of the wait limit must be a number above 0, not "${String(amount)}"`);
