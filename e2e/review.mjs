@@ -21,15 +21,15 @@ const require = createRequire(import.meta.url);
 
 export const REVIEW_WORKFLOW_ID = 'ClomanReviewE2E1';
 const TRIGGER_PATH = 'cloman-review-e2e';
-/** A second copy whose wait limit is one minute: n8n resumes it by itself, items on "Timed Out". */
+/** A second copy whose wait limit is one minute: n8n resumes it by itself, items on "Not Reviewed". */
 const TIMEOUT_COPY = { id: 'ClomanReviewE2E2', path: 'cloman-review-timeout', limit: { limitWaitTime: true, limitType: 'afterTimeInterval', resumeAmount: 1, resumeUnit: 'minutes' } };
 export const REVIEW_NODE = 'Human review';
 /**
- * The outputs of the example's Review node, in order: "Timed Out" (it has a wait limit), then one per
- * listed decision value, then "Other"; and the node each one leads to.
+ * The outputs of the example's Review node, in order: "Not Reviewed", then one per listed decision
+ * value, then "Other"; and the node each one leads to.
  */
 export const REVIEW_OUTPUTS = [
-	{ name: 'Timed Out', timedOut: true, node: 'Review timed out' },
+	{ name: 'Not Reviewed', timedOut: true, node: 'Queue unreviewed' },
 	{ name: 'Refund', value: 'approve', node: 'Refund after review' },
 	{ name: 'Decline', value: 'deny', node: 'Decline after review' },
 	{ name: 'Other', other: true, node: 'Ask customer for details' },
@@ -219,12 +219,12 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 	const waitLimitCheck = () =>
 		timeoutRun &&
 		(async () => {
-			await check(`${p}: the one-minute copy: n8n resumes it when the limit passes; every item on "Timed Out" with the clone's answer and no review`, async () => {
+			await check(`${p}: the one-minute copy: n8n resumes it when the limit passes; every item on "Not Reviewed" with the clone's answer and no review`, async () => {
 				// n8n's wait tracker looks for due executions every minute.
 				const e = await waitForStatus(api, instance, timeoutRun.executionId, ['success'], 150_000);
 				const outputs = e.data.resultData.runData[REVIEW_NODE].at(-1).data.main.map((items) => items ?? []);
 				const timedOut = REVIEW_OUTPUTS.findIndex((o) => o.timedOut);
-				sameIds(outputs[timedOut].map((i) => i.json.id), expected.map((x) => x.input.id), 'Timed Out');
+				sameIds(outputs[timedOut].map((i) => i.json.id), expected.map((x) => x.input.id), 'Not Reviewed');
 				assert.equal(outputs.flat().length, count, 'items on other outputs');
 				for (const item of outputs[timedOut]) {
 					assert.equal(item.json.review, undefined, `${item.json.id} has a review`);
@@ -232,7 +232,7 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 				}
 				const downstream = e.data.resultData.runData[REVIEW_OUTPUTS[timedOut].node]?.[0]?.data?.main?.[0] ?? [];
 				assert.equal(downstream.length, count, `${REVIEW_OUTPUTS[timedOut].node} got ${downstream.length} items`);
-				assert.ok(downstream.every((i) => i.json.pairedCheck === i.json.id), `$('CloMan').item on Timed Out: ${downstream.map((i) => i.json.pairedCheck).join(', ')}`);
+				assert.ok(downstream.every((i) => i.json.pairedCheck === i.json.id), `$('CloMan').item on Not Reviewed: ${downstream.map((i) => i.json.pairedCheck).join(', ')}`);
 				log(`      finished ${((Date.parse(e.raw.stoppedAt) - timeoutRun.waitTill) / 1000).toFixed(1)} s after its waitTill`);
 				const get = await fetch(timeoutRun.link, { redirect: 'manual' });
 				assert.equal(get.status, 409, `the link after the timeout: ${get.status}`);
