@@ -15,7 +15,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 
 import { EXAMPLES, ROOT, batchExampleWithChannel, log, sleep } from '../scripts/lib/harness.mjs';
-import { CHROMIUM_FLAGS } from './browser.mjs';
+import { launchLoopbackBrowser } from './browser.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -363,18 +363,8 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 		});
 	} else {
 		await check(`${p}: Chromium opens the link; the <script> shows as text and never runs; one item changed, "keep all remaining", submitted`, async () => {
-			const { playwright, chromium } = browserTools;
-			const browser = await playwright.chromium.launch({ executablePath: chromium.bin, headless: true, args: CHROMIUM_FLAGS });
+			const { browser, context, outside } = await launchLoopbackBrowser(browserTools, { width: 1280, height: 900 });
 			try {
-				const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-				const outside = [];
-				await context.route(
-					(url) => !['127.0.0.1', 'localhost'].includes(url.hostname),
-					(route) => {
-						outside.push(route.request().url());
-						return route.abort('blockedbyclient');
-					},
-				);
 				const page = await context.newPage();
 				page.setDefaultTimeout(30_000);
 				const dialogs = [];

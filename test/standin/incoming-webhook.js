@@ -13,6 +13,7 @@
  * (`invalid_payload`, `no_text`); other methods → 405. Every request is recorded, accepted or not.
  */
 const http = require('node:http');
+const { readBody, listenOnLoopback, numberArg } = require('./loopback');
 
 const MAX_BODY_BYTES = 256 * 1024;
 /** The field each chat tool's incoming webhook reads the message from. */
@@ -49,21 +50,6 @@ function linksIn(value, found = []) {
   return found;
 }
 
-/** @param {import('node:http').IncomingMessage} req @returns {Promise<string | null>} null when over the limit */
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    /** @type {Buffer[]} */
-    const chunks = [];
-    let size = 0;
-    req.on('data', (chunk) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /**
  * @param {IncomingWebhookOptions} [options]
  * @returns {Promise<IncomingWebhook>}
@@ -77,7 +63,7 @@ async function startIncomingWebhook(options = {}) {
 
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   async function handle(req, res) {
-    const rawBody = await readBody(req).catch(() => null);
+    const rawBody = await readBody(req, MAX_BODY_BYTES).catch(() => null);
     const path = (req.url ?? '').split('?')[0];
     /** @type {IncomingPost} */
     const post = {
@@ -132,30 +118,8 @@ async function startIncomingWebhook(options = {}) {
   const server = http.createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve(undefined));
-  });
-  server.unref();
-  const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
+  const { port, close, closed } = await listenOnLoopback(server, { port: options.port, lifetimeMs: options.lifetimeMs ?? 15 * 60 * 1000 });
   const url = `http://127.0.0.1:${port}`;
-
-  /** @type {() => void} */
-  let markClosed = () => {};
-  /** @type {Promise<void>} */
-  const closed = new Promise((resolve) => (markClosed = resolve));
-  let closing = false;
-  const close = () => {
-    if (!closing) {
-      closing = true;
-      clearTimeout(lifetime);
-      server.close(() => markClosed());
-      server.closeAllConnections();
-    }
-    return closed;
-  };
-  const lifetime = setTimeout(close, options.lifetimeMs ?? 15 * 60 * 1000);
-  lifetime.unref();
 
   return {
     url,
@@ -186,13 +150,7 @@ async function startIncomingWebhook(options = {}) {
 /** CLI: node test/standin/incoming-webhook.js [--port N] [--lifetime-ms N]; prints its address, then each message. */
 async function main(argv) {
   /** @param {string} name */
-  const num = (name) => {
-    const i = argv.indexOf(name);
-    if (i < 0) return undefined;
-    const v = Number(argv[i + 1]);
-    if (!Number.isFinite(v)) throw new Error(`${name} needs a number`);
-    return v;
-  };
+  const num = (name) => numberArg(argv, name);
   const receiver = await startIncomingWebhook({
     port: num('--port'),
     lifetimeMs: num('--lifetime-ms'),
