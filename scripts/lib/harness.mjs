@@ -25,6 +25,31 @@ export const EXAMPLES = {
 	route: { id: 'ClomanRouteDemo1', file: path.join(ROOT, 'examples', 'route-by-decision.json') },
 };
 
+/**
+ * Where the batch example's review link goes: the "Review settings" node's reviewChannelUrl (a
+ * placeholder in the file). The demo, the editor and the e2e point it at the local incoming-webhook
+ * receiver (test/standin/incoming-webhook.js) in a copy.
+ */
+export const REVIEW_CHANNEL = { node: 'Review settings', field: 'reviewChannelUrl' };
+
+/** The batch example with its review link going to channelUrl (a parsed copy; the file keeps its placeholder). */
+export function batchExampleWithChannel(channelUrl) {
+	const workflow = JSON.parse(fs.readFileSync(EXAMPLES.batch.file, 'utf8'));
+	const setting = workflow.nodes
+		.find((n) => n.name === REVIEW_CHANNEL.node)
+		?.parameters.assignments.assignments.find((a) => a.name === REVIEW_CHANNEL.field);
+	if (!setting) throw new Error(`${path.relative(ROOT, EXAMPLES.batch.file)}: no "${REVIEW_CHANNEL.node}" node with ${REVIEW_CHANNEL.field}`);
+	setting.value = channelUrl;
+	return workflow;
+}
+
+/** Writes batchExampleWithChannel(channelUrl) into dir under the example's file name; returns the file. */
+export function writeBatchExample(dir, channelUrl) {
+	const file = path.join(dir, path.basename(EXAMPLES.batch.file));
+	fs.writeFileSync(file, JSON.stringify(batchExampleWithChannel(channelUrl), null, 2));
+	return file;
+}
+
 /** The instance owner n8n creates from the environment (N8N_INSTANCE_OWNER_*), for the editor and REST. */
 export const OWNER = { email: 'demo@cloman.example', password: 'CloMan-demo-1', firstName: 'CloMan', lastName: 'Demo' };
 
@@ -726,4 +751,45 @@ export async function startStandinProcess({ lifetimeMs = 24 * 3600_000 } = {}) {
 		new Promise((_, reject) => child.once('close', (code) => reject(new Error(`the stand-in exited (code ${code})`)))),
 	]);
 	return { url, child, stop: () => child.stop() };
+}
+
+/**
+ * The local incoming-webhook receiver (test/standin/incoming-webhook.js) as a child process, for the
+ * demo and the editor. onPost(post) gets { path, shape, message, links } for every accepted post.
+ * port: 0 for any free port; a given port that is taken rejects.
+ */
+export async function startIncomingWebhookProcess({ port = 0, lifetimeMs = 24 * 3600_000, onPost } = {}) {
+	const script = path.join(ROOT, 'test', 'standin', 'incoming-webhook.js');
+	let resolveUrl;
+	const urlPromise = new Promise((r) => (resolveUrl = r));
+	let current;
+	const child = startProcess(process.execPath, [script, '--port', String(port), '--lifetime-ms', String(lifetimeMs)], {
+		logFile: path.join(LOGS, 'incoming-webhook.log'),
+		onLine: (line) => {
+			let m = /^INCOMING_WEBHOOK_URL=(\S+)/.exec(line);
+			if (m) return resolveUrl(m[1]);
+			m = /^INCOMING_WEBHOOK_POST (\S+) (\S+) \((\w+)\): (.*)$/.exec(line);
+			if (m) {
+				if (current) onPost?.(current);
+				current = { at: m[1], path: m[2], shape: m[3], message: JSON.parse(m[4]), links: [] };
+				// The links follow on their own lines; hand the post on once they are read.
+				const post = current;
+				setTimeout(() => {
+					if (current === post) {
+						current = undefined;
+						onPost?.(post);
+					}
+				}, 300).unref();
+				return;
+			}
+			m = /^INCOMING_WEBHOOK_LINK (\S+)/.exec(line);
+			if (m && current) current.links.push(m[1]);
+		},
+	});
+	const url = await Promise.race([
+		urlPromise,
+		new Promise((_, reject) => setTimeout(() => reject(new Error('the incoming-webhook receiver printed no address within 20 s')), 20_000)),
+		new Promise((_, reject) => child.once('close', (code) => reject(new Error(`the incoming-webhook receiver exited (code ${code}); log: .cache/logs/incoming-webhook.log`)))),
+	]);
+	return { url, urlFor: (kind) => `${url}/${kind}/incoming`, child, stop: () => child.stop() };
 }
