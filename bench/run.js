@@ -248,7 +248,7 @@ function writeResults(all) {
 	lines.push(`Machine: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}  `);
 	lines.push(`Node: ${m.node} (bench, stand-in, n8n-core ${require('n8n-core/package.json').version} harness); real n8n ${s2n8n?.n8nVersion ?? '–'} on Node ${s2n8n?.node ?? '–'}  `);
 	lines.push(`Load average (1 min) at start / end: ${loads.start} / ${loads.end} (the machine is shared; ratios cancel its speed, not other jobs' bursts)  `);
-	const installed = prep && !prep.cached ? `, of which ${prep.seconds.toFixed(0)} s installing n8n ${prep.n8nVersion} and Node 24 into .cache/ before measuring` : '';
+	const installed = prep?.seconds >= 5 ? `, of which ${prep.seconds.toFixed(0)} s ${prep.cached ? "waiting for another process's install of" : 'installing'} n8n ${prep.n8nVersion} and Node 24 into .cache/ before measuring` : '';
 	lines.push(`Command: \`npm run bench\` (total ${((Date.now() - t0) / 1000).toFixed(0)} s${installed})`);
 	lines.push('');
 	lines.push('How to run: `npm install && npm run bench`. The first time, it installs what the real-n8n rows need (Node 24 and n8n 2.41.1, into `.cache/`, several minutes and ~3 GB; the same install `bash scripts/demo.sh` and `npm run test:e2e` use, and a run started while another one is installing waits for it) before measuring anything; if something cannot be installed it stops at once and names the command to run. `npm run bench -- --skip-n8n` leaves the real-n8n rows out, `--rounds N` sets the repeats (default 3).');
