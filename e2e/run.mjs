@@ -30,7 +30,6 @@ import {
 	importCredentials,
 	importWorkflows,
 	installCleanup,
-	killAll,
 	log,
 	n8nCli,
 	nodeItems,
@@ -38,11 +37,11 @@ import {
 	parseRawOutput,
 	phase,
 	prepareInstance,
-	printTimings,
 	restLogin,
 	startN8n,
 	writeBatchExample,
 } from '../scripts/lib/harness.mjs';
+import { checkRunner } from './checks.mjs';
 import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSession, outputLabels, prepareBrowser, screenshotWorkflow } from './browser.mjs';
 import { REVIEW_NODE, REVIEW_OUTPUTS, checkReview, checkReviewFromEditor } from './review.mjs';
 
@@ -50,28 +49,7 @@ const require = createRequire(import.meta.url);
 /** E2E_ONLY=review: only the human-review checks (install, import, n8n start, review), for iterating on them. */
 const ONLY_REVIEW = process.env.E2E_ONLY === 'review';
 
-// ---------------------------------------------------------------------------------------------
-// A minimal check runner: every check is counted; a failing one does not stop the others.
-
-const results = [];
-
-async function check(name, fn) {
-	try {
-		await fn();
-		results.push({ name, ok: true });
-		log(`  ✔ ${name}`);
-		return true;
-	} catch (error) {
-		results.push({ name, ok: false, error });
-		log(`  ✘ ${name}\n      ${String(error?.message ?? error).split('\n').join('\n      ')}`);
-		return false;
-	}
-}
-
-function skipped(name, reason) {
-	results.push({ name, ok: false, error: new Error(reason) });
-	log(`  ✘ ${name}\n      not run: ${reason}`);
-}
+const { check, skipped, runTier } = checkRunner('e2e');
 
 // ---------------------------------------------------------------------------------------------
 // Expectations, computed from the stand-in's own default policy (test/standin/server.js)
@@ -471,20 +449,4 @@ async function main() {
 	}
 }
 
-let crashed;
-try {
-	await main();
-} catch (error) {
-	crashed = error;
-	results.push({ name: 'e2e runner', ok: false, error });
-	log(`e2e runner crashed: ${error.stack ?? error}`);
-}
-killAll();
-printTimings('e2e timings');
-const failed = results.filter((r) => !r.ok);
-if (failed.length > 0) {
-	process.stdout.write('\nFailed:\n');
-	for (const f of failed) process.stdout.write(`  ✘ ${f.name}: ${String(f.error?.message ?? f.error).split('\n')[0]}\n`);
-}
-process.stdout.write(`\ne2e: ${results.length - failed.length} passed, ${failed.length} failed\n`);
-process.exit(failed.length > 0 || crashed ? 1 : 0);
+await runTier(main);
