@@ -88,7 +88,8 @@ const REVIEW = {
 function readExample() {
 	const workflow = JSON.parse(fs.readFileSync(EXAMPLES.batch.file, 'utf8'));
 	const code = workflow.nodes.filter((n) => n.type === 'n8n-nodes-base.code');
-	const cloman = workflow.nodes.filter((n) => n.type === NODE_TYPE);
+	// The example's CloMan Decide step (its Review step is checked by the review workflow below).
+	const cloman = workflow.nodes.filter((n) => n.type === NODE_TYPE && n.parameters.operation !== 'review');
 	const manual = workflow.nodes.filter((n) => n.type === 'n8n-nodes-base.manualTrigger');
 	assert.equal(code.length, 1, `${path.relative(ROOT, EXAMPLES.batch.file)}: expected one Code node`);
 	assert.equal(cloman.length, 1, `${path.relative(ROOT, EXAMPLES.batch.file)}: expected one CloMan node`);
@@ -136,9 +137,33 @@ function writeWorkflow(dir, workflow) {
 	return file;
 }
 
-/** The whole batch example, started by a webhook. */
+/**
+ * Removes the example's Review step and the nodes only it leads to, so that a batch run finishes
+ * instead of waiting for a reviewer (the Review step in queue mode has its own check below).
+ */
+function withoutReview(workflow) {
+	const gone = new Set(workflow.nodes.filter((n) => n.type === NODE_TYPE && n.parameters.operation === 'review').map((n) => n.name));
+	for (let grew = true; grew; ) {
+		grew = false;
+		for (const node of workflow.nodes) {
+			if (gone.has(node.name)) continue;
+			const sources = Object.entries(workflow.connections).filter(([, c]) => (c.main ?? []).flat().some((t) => t?.node === node.name));
+			if (sources.length > 0 && sources.every(([from]) => gone.has(from))) {
+				gone.add(node.name);
+				grew = true;
+			}
+		}
+	}
+	workflow.nodes = workflow.nodes.filter((n) => !gone.has(n.name));
+	for (const name of gone) delete workflow.connections[name];
+	for (const c of Object.values(workflow.connections)) c.main = (c.main ?? []).map((targets) => (targets ?? []).filter((t) => !gone.has(t.node)));
+	return workflow;
+}
+
+/** The batch example (without its Review step), started by a webhook. */
 function writeQueueWorkflow(dir) {
 	const { workflow, trigger, cloman } = webhookCopy({ id: WORKFLOW.id, name: 'CloMan: scheduled batch approvals (queue mode: webhook)', webhookPath: WORKFLOW.path, webhookId: WORKFLOW.webhookId });
+	withoutReview(workflow);
 	return { file: writeWorkflow(dir, workflow), triggerName: trigger.name, clomanName: cloman.name };
 }
 
