@@ -8,7 +8,10 @@
 //                  (what any node that uses n8n's request helper pays; isolates the CloMan node's own cost)
 //   kind "undici": a bare undici client doing the same requests at the same concurrency (the floor)
 //
-// args: { url, count, concurrency, warmup, sampleRss, options, onError }
+// args: { url, count, concurrency, warmup, sampleRss, options, onError, runs }
+//   runs (kind "node"): split the items over this many executions started together in this one
+//   process (as overlapping schedules or parallel webhook calls on one credential); wallMs is until
+//   the last one ends, `runs` holds each execution's own figures.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -174,7 +177,9 @@ async function runNode(args) {
 		// JIT, sockets and n8n's lazy initialisation, not measured.
 		await runCloMan({ items: makeItems(args.warmup, 1_000_000), parameters, credential, nodeType });
 	}
-	const items = makeItems(args.count);
+	const runs = Math.max(1, args.runs ?? 1);
+	const per = Math.ceil(args.count / runs);
+	const batches = Array.from({ length: runs }, (_, r) => makeItems(Math.min(per, args.count - r * per), r * per));
 	gc();
 	await new Promise((r) => setTimeout(r, 50));
 	gc();
@@ -185,12 +190,22 @@ async function runNode(args) {
 	const cpuBefore = process.cpuUsage();
 	const startedAt = Date.now();
 	const started = process.hrtime.bigint();
-	const result = await runCloMan({ items, parameters, credential, nodeType, ...(args.onError ? { onError: args.onError } : {}) });
+	const results = await Promise.all(
+		batches.map(async (items) => {
+			const result = await runCloMan({ items, parameters, credential, nodeType, ...(args.onError ? { onError: args.onError } : {}) });
+			return { result, count: items.length, wallMs: Number(process.hrtime.bigint() - started) / 1e6 };
+		}),
+	);
 	const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
 	const cpu = process.cpuUsage(cpuBefore);
 	const peakRss = sampler ? await sampler.stop() : undefined;
 	const heapAfter = process.memoryUsage().heapUsed;
-	const counts = countFailures(result, args.count);
+	const each = results.map(({ result, count, wallMs: ms }) => ({ ...countFailures(result, count), count, wallMs: ms, status: result.status }));
+	const counts =
+		runs === 1
+			? countFailures(results[0].result, results[0].count)
+			: { failed: each.reduce((n, r) => n + r.failed, 0), out: each.reduce((n, r) => n + r.out, 0) };
+	const result = results[0].result;
 	return {
 		kind: args.kind,
 		count: args.count,
@@ -204,6 +219,7 @@ async function runNode(args) {
 		rssPeakMb: peakRss === undefined ? undefined : peakRss / 2 ** 20,
 		rssGrowthMb: peakRss === undefined ? undefined : (peakRss - rssBefore) / 2 ** 20,
 		heapGrowthMb: (heapAfter - heapBefore) / 2 ** 20,
+		...(runs > 1 ? { runs: each } : {}),
 	};
 }
 

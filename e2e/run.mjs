@@ -43,6 +43,7 @@ import {
 } from '../scripts/lib/harness.mjs';
 import { checkRunner } from './checks.mjs';
 import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSession, outputLabels, prepareBrowser, screenshotWorkflow } from './browser.mjs';
+import { checkOverlappingRuns } from './overlap.mjs';
 import { REVIEW_NODE, REVIEW_OUTPUTS, checkReview, checkReviewFromEditor } from './review.mjs';
 
 const require = createRequire(import.meta.url);
@@ -295,6 +296,7 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 				assert.equal(result.status, 'Error', JSON.stringify(result));
 				assert.match(result.message, /404|clone/i, result.message);
 			});
+			await checkOverlappingRuns({ instance, api, check, prefix });
 		}
 		let reviewWaitLimit;
 		if (loggedIn && instance.lineInfo.line === 2) {

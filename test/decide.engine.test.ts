@@ -308,7 +308,7 @@ describe('errors', () => {
 		['key without scope', { apiKey: 'cloman_sk_test_noscope' }, undefined, 'AuthorizationError', '403 AUTHORIZATION_ERROR'],
 		['key without clone', { apiKey: 'cloman_sk_test_orphan' }, undefined, 'NotFoundError', '404 CLONE_NOT_FOUND'],
 		['invalid body', {}, { status: 422 }, 'ValidationError', '422 VALIDATION_ERROR'],
-		['rate limit', {}, { status: 429, retryAfter: 1 }, 'RateLimitError', '429 RATE_LIMIT_EXCEEDED'],
+		['rate limit, waiting longer than the cap', {}, { status: 429, retryAfter: 120 }, 'RateLimitError', '429 RATE_LIMIT_EXCEEDED'],
 		['server error', {}, { status: 500 }, 'ServerError', '500 INTERNAL_ERROR'],
 		['AI service down', {}, { status: 502 }, 'ServerError', '502 LLM_SERVICE_ERROR'],
 	])('%s: the run stops with the kind, code and request_id', async (_name, credential, fault, kind, code) => {
@@ -324,7 +324,7 @@ describe('errors', () => {
 		expect(requestId).toMatch(/^req_/);
 		expect(error?.description).toContain(`request_id ${requestId}`);
 		expect(error?.description).toContain('Item 0');
-		if (kind === 'RateLimitError') expect(error?.description).toContain('retry_after 1 s');
+		if (kind === 'RateLimitError') expect(error?.description).toContain('retry_after 120 s');
 	});
 
 	test('"Continue (using error output)": failed items go to the error output, paired, with code and request_id', async () => {

@@ -12,9 +12,10 @@
  *   no clamping of 1.5). A good 200 passes through untouched: unknown extra fields, and a reasoning of
  *   several MB, reach the output item exactly as the server sent them.
  *
- * Retried (up to Options → Max Retries): 429 (after Retry-After, as seconds or HTTP date, or the
- * envelope's details.retry_after), 500/502/503/504 (CloMan envelope or a proxy's HTML page), dropped
- * connections (before or during the response) and timeouts. Never retried: 400/401/403/404/422.
+ * Retried: 429 after Retry-After (as seconds or HTTP date, or the envelope's details.retry_after),
+ * which spends none of Options → Max Retries (it is bounded by Max Rate-Limit Wait per Item); and, up
+ * to Max Retries, 500/502/503/504 (CloMan envelope or a proxy's HTML page), a 429 that names no wait,
+ * dropped connections (before or during the response) and timeouts. Never retried: 400/401/403/404/422.
  *
  * The randomized run draws a fault plan per item and attempt from a seeded PRNG (seed printed; rerun
  * with FAULT_SEED=<seed>), so the same seed gives the same plan at concurrency 1, 4 and 16.
@@ -70,6 +71,15 @@ describe('targeted faults (concurrency 4, Max Retries 2, Timeout 1 s, Continue u
 		['429 Retry-After seconds, recovers', [{ status: 429, retryAfter: 1 }]],
 		['429 Retry-After HTTP date, recovers', [{ status: 429, retryAfter: 'http-date:0' }]],
 		['429 without Retry-After, recovers', [{ status: 429, retryAfter: null }]],
+		[
+			'429 Retry-After ×3, recovers: waits spend no retry',
+			[{ status: 429, retryAfter: 1 }, { status: 429, retryAfter: 'http-date:0' }, { status: 429, retryAfter: 1 }],
+		],
+		['429 Retry-After, then 5xx ×2, recovers on the 4th request', [{ status: 429, retryAfter: 1 }, { status: 500 }, { status: 502 }]],
+		[
+			'429 without Retry-After ×3, exhausted',
+			[{ status: 429, retryAfter: null }, { status: 429, retryAfter: null }, { status: 429, retryAfter: null }],
+		],
 		['503 Retry-After seconds, recovers', [{ status: 503, retryAfter: 1 }]],
 		[
 			'503 Retry-After seconds ×3, exhausted',
@@ -153,6 +163,15 @@ describe('targeted faults (concurrency 4, Max Retries 2, Timeout 1 s, Continue u
 			retry_after: 1,
 		});
 		expect(byName('proxy HTML 404: not retried').error).toMatchObject({ kind: 'NotFoundError', status: 404, attempts: 1 });
+		// A 429 that names no wait spends Max Retries like a 5xx; one that names a wait spends none.
+		expect(byName('429 without Retry-After ×3, exhausted').error).toMatchObject({
+			kind: 'RateLimitError',
+			code: 'RATE_LIMIT_EXCEEDED',
+			status: 429,
+			attempts: 3,
+		});
+		expect(byName('429 Retry-After ×3, recovers: waits spend no retry').decision!._meta).toMatchObject({ attempts: 4 });
+		expect(byName('429 Retry-After, then 5xx ×2, recovers on the 4th request').decision!._meta).toMatchObject({ attempts: 4 });
 		const dropped = byName('dropped ×3, exhausted').error;
 		expect(dropped).toMatchObject({ kind: 'ConnectionError', attempts: 3 });
 		expect(dropped.status).toBeUndefined();
@@ -255,7 +274,7 @@ describe('randomized fault run: 300 items, Max Retries 2, Timeout 1 s, Continue 
 		// eslint-disable-next-line no-console
 		console.log(`fault run seed ${seed} concurrency ${concurrency}: ${JSON.stringify({ ...figures, faulted })}`);
 		expect(figures.items).toBe(300);
-		expect(figures.maxAttempts).toBeLessThanOrEqual(1 + MAX_RETRIES);
+		expect(figures.maxBudgeted).toBeLessThanOrEqual(1 + MAX_RETRIES);
 		expect(run.ms).toBeLessThan(30_000);
 	});
 });

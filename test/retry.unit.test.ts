@@ -8,6 +8,19 @@ import {
 	isRetryableStatus,
 	parseRetryAfter,
 } from '../nodes/CloMan/transport/retry';
+import {
+	MIN_RATE_PER_SECOND,
+	PROBE_FIRST_STEP,
+	PROBE_INTERVAL_MS,
+	PROBE_MAX_STEP,
+	estimateRate,
+	grownLimit,
+	halvedLimit,
+	intervalForPerMinute,
+	intervalForRate,
+	nextSlot,
+	probedRate,
+} from '../nodes/CloMan/transport/pacing';
 import { endpointFromBaseUrl, unusableDecisionProblem } from '../nodes/CloMan/transport';
 import { excerpt, failureFromResponse, kindForStatus, networkFailure, redact } from '../nodes/CloMan/transport/errors';
 
@@ -59,25 +72,109 @@ describe('what is retried', () => {
 	);
 
 	test('server waits are obeyed exactly, up to the cap; longer ones are refused, never shortened', () => {
-		expect(decideRetry({ attempt: 1, maxRetries: 3, retryable: true, retryAfterMs: 2500 })).toEqual({
+		expect(decideRetry({ retriesUsed: 0, maxRetries: 3, retryable: true, retryAfterMs: 2500 })).toEqual({
 			retry: true,
 			delayMs: 2500,
 			fromServer: true,
+			spendsRetry: true,
 		});
-		expect(decideRetry({ attempt: 1, maxRetries: 3, retryable: true, retryAfterMs: RETRY_AFTER_CAP_MS + 1 })).toEqual({
-			retry: false,
-			reason: 'retry-after-too-long',
-		});
+		for (const rateLimited of [false, true]) {
+			expect(
+				decideRetry({ retriesUsed: 0, maxRetries: 3, retryable: true, rateLimited, retryAfterMs: RETRY_AFTER_CAP_MS + 1 }),
+			).toEqual({ retry: false, reason: 'retry-after-too-long' });
+		}
 	});
 
 	test('at most maxRetries retries; nothing for non-retryable answers', () => {
-		expect(decideRetry({ attempt: 3, maxRetries: 3, retryable: true, random: () => 0 }).retry).toBe(true);
-		expect(decideRetry({ attempt: 4, maxRetries: 3, retryable: true })).toEqual({ retry: false, reason: 'exhausted' });
-		expect(decideRetry({ attempt: 1, maxRetries: 0, retryable: true })).toEqual({ retry: false, reason: 'exhausted' });
-		expect(decideRetry({ attempt: 1, maxRetries: 3, retryable: false })).toEqual({
+		expect(decideRetry({ retriesUsed: 2, maxRetries: 3, retryable: true, random: () => 0 })).toMatchObject({
+			retry: true,
+			spendsRetry: true,
+		});
+		expect(decideRetry({ retriesUsed: 3, maxRetries: 3, retryable: true })).toEqual({ retry: false, reason: 'exhausted' });
+		expect(decideRetry({ retriesUsed: 0, maxRetries: 0, retryable: true })).toEqual({ retry: false, reason: 'exhausted' });
+		expect(decideRetry({ retriesUsed: 0, maxRetries: 3, retryable: false })).toEqual({
 			retry: false,
 			reason: 'not-retryable',
 		});
+	});
+
+	test('a 429 with Retry-After is a wait, not a failure: it spends no retry, even with Max Retries 0 or used up', () => {
+		for (const retriesUsed of [0, 3]) {
+			expect(
+				decideRetry({ retriesUsed, maxRetries: retriesUsed, retryable: true, rateLimited: true, retryAfterMs: 1000, rateLimitWaitedMs: 0, maxRateLimitWaitMs: 300_000 }),
+			).toEqual({ retry: true, delayMs: 1000, fromServer: true, spendsRetry: false });
+		}
+	});
+
+	test('the total rate-limit wait per item bounds 429 waits', () => {
+		const base = { retriesUsed: 0, maxRetries: 3, retryable: true, rateLimited: true, maxRateLimitWaitMs: 10_000 };
+		expect(decideRetry({ ...base, retryAfterMs: 1000, rateLimitWaitedMs: 9000 }).retry).toBe(true);
+		expect(decideRetry({ ...base, retryAfterMs: 1000, rateLimitWaitedMs: 9001 })).toEqual({ retry: false, reason: 'wait-limit' });
+		// 0 = never wait for a rate limit: the first 429 fails, whatever its Retry-After.
+		expect(decideRetry({ ...base, maxRateLimitWaitMs: 0, retryAfterMs: 1000, rateLimitWaitedMs: 0 })).toEqual({ retry: false, reason: 'wait-limit' });
+		expect(decideRetry({ ...base, maxRateLimitWaitMs: 0, retryAfterMs: 0, rateLimitWaitedMs: 0 })).toEqual({ retry: false, reason: 'wait-limit' });
+	});
+
+	test('a Retry-After of 0 cannot spin: it waits the backoff of the item’s 429 count, still without spending a retry', () => {
+		const base = { retriesUsed: 0, maxRetries: 0, retryable: true, rateLimited: true, retryAfterMs: 0, rateLimitWaitedMs: 0, maxRateLimitWaitMs: 300_000 };
+		expect(decideRetry({ ...base, rateLimits: 1, random: () => 1 })).toEqual({ retry: true, delayMs: BACKOFF_BASE_MS, fromServer: true, spendsRetry: false });
+		expect(decideRetry({ ...base, rateLimits: 30, random: () => 1 })).toMatchObject({ delayMs: BACKOFF_MAX_MS });
+		expect(decideRetry({ ...base, rateLimits: 30, rateLimitWaitedMs: 299_000 })).toEqual({ retry: false, reason: 'wait-limit' });
+	});
+
+	test('a 429 that names no wait backs off, spends a retry, and its wait counts towards the bound', () => {
+		const base = { maxRetries: 3, retryable: true, rateLimited: true, maxRateLimitWaitMs: 10_000, random: () => 0 };
+		expect(decideRetry({ ...base, retriesUsed: 0, rateLimitWaitedMs: 0 })).toEqual({
+			retry: true,
+			delayMs: BACKOFF_BASE_MS / 2,
+			fromServer: false,
+			spendsRetry: true,
+		});
+		expect(decideRetry({ ...base, retriesUsed: 3, rateLimitWaitedMs: 0 })).toEqual({ retry: false, reason: 'exhausted' });
+		expect(decideRetry({ ...base, retriesUsed: 0, rateLimitWaitedMs: 9900 })).toEqual({ retry: false, reason: 'wait-limit' });
+	});
+});
+
+describe('pacing policy', () => {
+	test('the rate between two 429s is what the server accepted in between', () => {
+		const accepted = [100, 150, 1200, 1300, 1400, 1500, 2000, 2100];
+		expect(estimateRate(accepted, 150, 2150)).toBeCloseTo(6 / 2, 9); // 1200..2100
+		expect(estimateRate(accepted, 150, 1000)).toBeUndefined(); // window under a second
+		expect(estimateRate([1500], 0, 2000)).toBeUndefined(); // too few to tell
+		expect(estimateRate([10, 20], 0, 3_600_000)).toBe(MIN_RATE_PER_SECOND);
+	});
+
+	test('intervals from a rate and from a per-minute quota; 0 = none', () => {
+		expect(intervalForRate(20)).toBe(50);
+		expect(intervalForRate(undefined)).toBe(0);
+		expect(intervalForPerMinute(600)).toBe(100);
+		expect(intervalForPerMinute(0)).toBe(0);
+	});
+
+	test('the next slot waits for the pause and the spacing, never starts in the past', () => {
+		expect(nextSlot(1000, 0, 990, 50)).toBe(1040);
+		expect(nextSlot(1000, 1500, 990, 50)).toBe(1500);
+		expect(nextSlot(1000, 0, 100, 50)).toBe(1000);
+		expect(nextSlot(1000, 0, Number.NEGATIVE_INFINITY, 0)).toBe(1000);
+	});
+
+	test('the pace is raised only after a quiet interval in which it held requests back, by doubling steps', () => {
+		const pace = { ratePerSecond: 20, step: PROBE_FIRST_STEP };
+		const raised = probedRate(pace, PROBE_INTERVAL_MS, true);
+		expect(raised.ratePerSecond).toBeCloseTo(20 * (1 + PROBE_FIRST_STEP), 9);
+		expect(raised.step).toBe(2 * PROBE_FIRST_STEP);
+		expect(probedRate(pace, PROBE_INTERVAL_MS - 1, true)).toBe(pace);
+		expect(probedRate(pace, PROBE_INTERVAL_MS * 10, false)).toBe(pace);
+		expect(probedRate({ ratePerSecond: 20, step: PROBE_MAX_STEP }, PROBE_INTERVAL_MS, true).step).toBe(PROBE_MAX_STEP);
+	});
+
+	test('AIMD: halve what was in flight (at least 1), add one per full round of successes', () => {
+		expect(halvedLimit(Number.POSITIVE_INFINITY, 15)).toBe(8);
+		expect(halvedLimit(6, 15)).toBe(3);
+		expect(halvedLimit(1, 0)).toBe(1);
+		expect(grownLimit(4, 3)).toEqual({ limit: 4, successes: 3 });
+		expect(grownLimit(4, 4)).toEqual({ limit: 5, successes: 0 });
+		expect(grownLimit(Number.POSITIVE_INFINITY, 9)).toEqual({ limit: Number.POSITIVE_INFINITY, successes: 0 });
 	});
 });
 

@@ -327,6 +327,16 @@ describe('rate limit', () => {
     expect((await call(s, { body: { nothing: true } })).status).toBe(429);
     expect(s.stats().byStatus).toEqual({ '200': 1, '401': 1, '429': 1 });
   });
+
+  test('each API key has its own bucket; reset() refills them all', async () => {
+    const other = 'cloman_sk_test_other';
+    const s = await standin({ keys: { [other]: 'good' }, rateLimit: { perSecond: 0.5, burst: 2 } });
+    expect([(await call(s)).status, (await call(s)).status, (await call(s)).status]).toEqual([200, 200, 429]);
+    expect([(await call(s, { key: other })).status, (await call(s, { key: other })).status]).toEqual([200, 200]);
+    expect((await call(s, { key: other })).status).toBe(429);
+    s.reset();
+    expect([(await call(s)).status, (await call(s, { key: other })).status]).toEqual([200, 200]);
+  });
 });
 
 describe('faults', () => {

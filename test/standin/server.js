@@ -54,7 +54,8 @@ const FAULT_STATUSES = [400, 401, 403, 404, 422, 429, 500, 502, 503, 504];
  *   n: 1-based request counter; attempt: 1-based count of requests seen with the same body.data.id (or same body).
  *
  * @typedef {{ perSecond: number, burst?: number, retryAfter?: 'seconds' | 'http-date' | 'none' }} RateLimit
- *   Token bucket of `burst` (default max(1, perSecond)) tokens, refilled at perSecond; retryAfter default 'seconds'.
+ *   Per API key (as CloMan limits each key): a token bucket of `burst` (default max(1, perSecond)) tokens,
+ *   refilled at perSecond; retryAfter default 'seconds'.
  *
  * @typedef {{
  *   decision?: string, confidence?: number, confidence_level?: string, requires_human_review?: boolean,
@@ -224,7 +225,17 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
  */
 async function startStandin(options = {}) {
   const keys = { ...DEFAULT_KEYS, ...options.keys };
-  const bucket = options.rateLimit ? tokenBucket(options.rateLimit) : undefined;
+  const rateLimit = options.rateLimit;
+  if (rateLimit) tokenBucket(rateLimit); // checks the options at start
+  /** @type {Map<string, ReturnType<typeof tokenBucket>>} one bucket per API key */
+  const buckets = new Map();
+  /** @param {string} key */
+  const bucketFor = (key) => {
+    if (!rateLimit) return undefined;
+    let bucket = buckets.get(key);
+    if (!bucket) buckets.set(key, (bucket = tokenBucket(rateLimit)));
+    return bucket;
+  };
   const policy = options.policy ?? defaultPolicy;
   /** @type {RecordedRequest[]} */
   const requests = [];
@@ -405,6 +416,7 @@ async function startStandin(options = {}) {
     const kind = keys[key] ?? 'invalid';
     if (kind !== 'good') return sendError(res, rec, kind === 'noscope' ? 403 : kind === 'orphan' ? 404 : 401);
 
+    const bucket = bucketFor(key);
     if (bucket) {
       const waitMs = bucket.take(Date.now());
       if (waitMs > 0) {
@@ -448,7 +460,7 @@ async function startStandin(options = {}) {
       seen.clear();
       n = 0;
       maxInFlight = inFlight;
-      bucket?.refill();
+      buckets.clear();
     },
     stats() {
       /** @type {Record<string, number>} */

@@ -138,8 +138,15 @@ export async function decide(
 ): Promise<DecideResult> {
 	const { limiter, signal } = options;
 	const started = Date.now();
+	let retriesUsed = 0;
+	let rateLimits = 0;
+	let rateLimitWaitedMs = 0;
+	let rateLimitedAt: number | undefined;
 	for (let attempt = 1; ; attempt++) {
 		const startedAt = await limiter.acquire();
+		// From a 429 to the next request: the time this item waited for the rate limit.
+		if (rateLimitedAt !== undefined) rateLimitWaitedMs += Math.max(0, startedAt - rateLimitedAt);
+		rateLimitedAt = undefined;
 		let answer: HttpAnswer | undefined;
 		let thrown: unknown;
 		try {
@@ -160,9 +167,11 @@ export async function decide(
 			)) as HttpAnswer;
 		} catch (error) {
 			thrown = error;
-		} finally {
-			limiter.release();
 		}
+		limiter.release(
+			startedAt,
+			answer === undefined ? 'no-answer' : answer.statusCode === 429 ? 'rate-limited' : 'accepted',
+		);
 		if (signal?.aborted) throw new CancelledError();
 
 		let failure: CloManFailure;
@@ -208,18 +217,37 @@ export async function decide(
 			retryable = isRetryableStatus(status);
 		}
 
-		const verdict = decideRetry({ attempt, maxRetries: options.maxRetries, retryable, retryAfterMs });
+		const rateLimited = failure.status === 429;
+		if (rateLimited) rateLimits++;
+		const verdict = decideRetry({
+			retriesUsed,
+			maxRetries: options.maxRetries,
+			retryable,
+			rateLimited,
+			rateLimits,
+			retryAfterMs,
+			rateLimitWaitedMs,
+			maxRateLimitWaitMs: limiter.maxWaitPerItemMs,
+		});
 		if (!verdict.retry) {
 			if (verdict.reason === 'retry-after-too-long') {
 				failure.message += ` (the server asks to wait ${Math.round((retryAfterMs ?? 0) / 1000)} s, longer than this node waits)`;
+			} else if (verdict.reason === 'wait-limit') {
+				failure.message += ` (rate-limited ${rateLimits} time${rateLimits === 1 ? '' : 's'}; this item waited ${seconds(rateLimitWaitedMs)} s in all, and another wait would pass Max Rate-Limit Wait per Item, ${seconds(limiter.maxWaitPerItemMs)} s)`;
 			}
 			return { ok: false, failure };
 		}
-		if (failure.status === 429) {
-			// A rate limit concerns the whole run: everyone pauses; this item resumes with the rest.
+		if (verdict.spendsRetry) retriesUsed++;
+		if (rateLimited) {
+			// A rate limit concerns every run on this credential: all pause; this item resumes with the rest.
 			limiter.rateLimited(verdict.delayMs, startedAt);
+			rateLimitedAt = Date.now();
 		} else {
 			await wait(verdict.delayMs, signal);
 		}
 	}
+}
+
+function seconds(ms: number): string {
+	return String(Math.round(ms / 100) / 10);
 }

@@ -1,9 +1,33 @@
+import { createHash } from 'crypto';
 import { sleep } from 'n8n-workflow';
+
+import {
+	ACCEPTED_MEMORY_MAX,
+	ACCEPTED_MEMORY_MS,
+	estimateRate,
+	ESTIMATE_MIN_WINDOW_MS,
+	grownLimit,
+	halvedLimit,
+	IDLE_RESET_MS,
+	intervalForPerMinute,
+	intervalForRate,
+	nextSlot,
+	PROBE_FIRST_STEP,
+	probedRate,
+} from './pacing';
 
 /** Most requests in flight at once, whatever the user asks. */
 export const MAX_CONCURRENCY = 64;
 /** Default requests in flight: see README "Batch runs" for why. */
 export const DEFAULT_CONCURRENCY = 5;
+/** Default of Options → Max Rate-Limit Wait per Item, in seconds. */
+export const DEFAULT_MAX_RATE_LIMIT_WAIT_S = 300;
+/** A credential's shared state is forgotten after this long without a request. */
+export const IDLE_EXPIRY_MS = 10 * 60_000;
+/** Most credentials remembered at once; the least recently used idle one goes first. */
+export const MAX_SHARED_STATES = 256;
+/** How long a run's Max Requests per Minute keeps holding for the credential after its last request. */
+export const PER_MINUTE_HOLD_MS = 5_000;
 
 export class CancelledError extends Error {
 	constructor() {
@@ -33,113 +57,177 @@ export async function wait(ms: number, signal?: AbortSignal): Promise<void> {
 	if (signal.aborted) throw new CancelledError();
 }
 
-export interface LimiterOptions {
-	/** Upper bound of requests in flight. */
-	concurrency: number;
-	/** Client-side quota; 0 = none. */
-	maxRequestsPerMinute: number;
-	signal?: AbortSignal;
-	now?: () => number;
-}
+/** How a request ended, as the server's rate limit sees it. */
+export type RequestOutcome = 'accepted' | 'rate-limited' | 'no-answer';
 
 /**
- * Shared by every request of one node run. It admits a request when
- * - no rate-limit pause is running (a 429 pauses everyone until its Retry-After moment),
- * - fewer than `limit` requests are in flight (AIMD: halved on a 429 burst, +1 after `limit` successes),
- * - the per-minute quota, if any, has room (requests spaced evenly, 60 000 / rpm ms apart).
+ * The rate-limit state of one credential (base URL + API key) in this n8n process, shared by every
+ * run that uses it: the pause a 429 asked for, the adaptive limit on requests in flight, the learned
+ * pace and the strictest Max Requests per Minute of the runs using it. The policy is in pacing.ts.
  */
-export class RequestLimiter {
-	readonly maxConcurrency: number;
+export class SharedRateState {
+	lastUsed: number;
 
-	private limitNow: number;
+	/** Requests in flight (or holding a slot) over every run of the credential. */
+	inFlight = 0;
 
-	private inFlight = 0;
+	/** AIMD limit on `inFlight`; none until the first 429. */
+	limit = Number.POSITIVE_INFINITY;
 
-	private pausedUntil = 0;
+	/** No request starts before this moment (epoch ms). */
+	pausedUntil = 0;
+
+	/** Learned pace, requests per second; undefined until two 429s have shown it. */
+	ratePerSecond: number | undefined;
+
+	/** Figures for tests and benchmarks; `estimates` holds the latest few learned rates. */
+	readonly stats = { rateLimited: 0, decreases: 0, pausedMs: 0, estimates: [] as number[], probes: 0 };
 
 	private lastDecreaseAt = Number.NEGATIVE_INFINITY;
 
 	private successesSinceChange = 0;
 
-	private nextStartAt = 0;
+	private rateChangedAt = 0;
 
-	private readonly intervalMs: number;
+	private paceWasBinding = false;
 
-	private readonly waiters: Array<() => void> = [];
+	/** The next probe's raise of the pace (a fraction). */
+	private probeStep = PROBE_FIRST_STEP;
 
-	private readonly signal?: AbortSignal;
+	/** Since when nothing has been in flight and nobody waiting; undefined while busy. */
+	private idleSince: number | undefined;
 
-	private readonly now: () => number;
+	private lastSlotAt = Number.NEGATIVE_INFINITY;
 
-	/** Figures for the run, surfaced in tests and benchmarks. */
-	readonly stats = { rateLimited: 0, decreases: 0, lowestLimit: 0, pausedMs: 0 };
+	private perMinuteIntervalMs = 0;
 
-	constructor(options: LimiterOptions) {
-		this.maxConcurrency = Math.max(1, Math.min(MAX_CONCURRENCY, Math.floor(options.concurrency)));
-		this.limitNow = this.maxConcurrency;
-		this.stats.lowestLimit = this.limitNow;
-		this.intervalMs = options.maxRequestsPerMinute > 0 ? 60_000 / options.maxRequestsPerMinute : 0;
-		this.signal = options.signal;
-		this.now = options.now ?? Date.now;
-		this.signal?.addEventListener('abort', () => this.wakeAll(), { once: true });
+	private perMinuteUntil = 0;
+
+	/** Start of the latest request answered 429: the quota was used up then. */
+	private lastEmptyAt: number | undefined;
+
+	/** A window between two 429s whose estimate waits for the requests started in it to finish. */
+	private pending: { from: number; to: number } | undefined;
+
+	/** Starts of accepted requests since `lastEmptyAt` (only kept once a 429 has come). */
+	private accepted: number[] = [];
+
+	/** Starts dropped from `accepted` before this moment (memory bound): windows begin no earlier. */
+	private acceptedFloor = Number.NEGATIVE_INFINITY;
+
+	private readonly started: number[] = [];
+
+	private readonly waiters = new Set<() => void>();
+
+	constructor(now: number) {
+		this.lastUsed = now;
 	}
 
-	get limit(): number {
-		return this.limitNow;
+	/** Nothing in flight, nobody waiting, no pause running: may be forgotten once old enough. */
+	isIdle(now: number): boolean {
+		return this.inFlight === 0 && this.waiters.size === 0 && this.pausedUntil <= now;
 	}
 
-	/**
-	 * Wait until a request may start; returns its start time. The caller must call `release()` once
-	 * it has an answer.
-	 */
-	async acquire(): Promise<number> {
-		for (;;) {
-			if (this.signal?.aborted) throw new CancelledError();
-			const now = this.now();
-			if (now < this.pausedUntil) {
-				await wait(this.pausedUntil - now, this.signal);
-				continue;
-			}
-			if (this.inFlight >= this.limitNow) {
-				await new Promise<void>((resolve) => this.waiters.push(resolve));
-				continue;
-			}
-			if (this.intervalMs > 0) {
-				const gap = this.nextStartAt - now;
-				if (gap > 0) {
-					await wait(gap, this.signal);
-					continue;
-				}
-				this.nextStartAt = Math.max(now, this.nextStartAt) + this.intervalMs;
-			}
-			this.inFlight++;
-			return now;
+	/** Resolves at the next change of the state (a request finished, the limit grew) or when `signal` aborts. */
+	changed(signal?: AbortSignal): Promise<void> {
+		return new Promise((resolve) => {
+			const done = () => {
+				this.waiters.delete(done);
+				signal?.removeEventListener('abort', done);
+				resolve();
+			};
+			this.waiters.add(done);
+			signal?.addEventListener('abort', done, { once: true });
+		});
+	}
+
+	/** Wake every waiter, in the order they came; whoever cannot go on waits again. */
+	notify(): void {
+		for (const done of [...this.waiters]) done();
+	}
+
+	/** The spacing Max Requests per Minute asks for right now (0 = none). */
+	perMinuteInterval(now: number): number {
+		return now < this.perMinuteUntil ? this.perMinuteIntervalMs : 0;
+	}
+
+	/** A run with Max Requests per Minute is using the credential: its limit holds for every run on it. */
+	declarePerMinute(intervalMs: number, now: number): void {
+		if (intervalMs <= 0) return;
+		this.perMinuteIntervalMs = now < this.perMinuteUntil ? Math.max(this.perMinuteIntervalMs, intervalMs) : intervalMs;
+		this.perMinuteUntil = Math.max(this.perMinuteUntil, now + Math.max(PER_MINUTE_HOLD_MS, 2 * intervalMs));
+	}
+
+	/** Take a request slot: counts as in flight from now; returns when it may start. */
+	reserve(now: number): number {
+		if (this.idleSince !== undefined) {
+			// Idle (outside a pause) long enough for the quota to refill unseen: the next 429 opens a new window.
+			if (now - Math.max(this.idleSince, this.pausedUntil) >= IDLE_RESET_MS) this.forgetWindow();
+			this.idleSince = undefined;
 		}
+		if (this.ratePerSecond !== undefined) {
+			const pace = { ratePerSecond: this.ratePerSecond, step: this.probeStep };
+			const raised = probedRate(pace, now - this.rateChangedAt, this.paceWasBinding);
+			if (raised !== pace) {
+				this.probeStep = raised.step;
+				this.setRate(raised.ratePerSecond, now, false);
+			}
+		}
+		const paceMs = intervalForRate(this.ratePerSecond);
+		const slot = nextSlot(now, this.pausedUntil, this.lastSlotAt, Math.max(paceMs, this.perMinuteInterval(now)));
+		if (paceMs > 0 && this.lastSlotAt + paceMs > Math.max(now, this.pausedUntil)) this.paceWasBinding = true;
+		this.lastSlotAt = slot;
+		this.inFlight++;
+		this.lastUsed = now;
+		return slot;
 	}
 
-	release(): void {
+	/** Give back a slot taken with reserve() that was not used. */
+	unreserve(now: number): void {
 		this.inFlight--;
-		this.wakeOne();
+		this.markIfIdle(now);
+		this.notify();
 	}
 
-	/** A request succeeded: additive increase, one step per `limit` successes. */
+	/** The request of a reserved slot was sent at `startedAt`. */
+	began(startedAt: number): void {
+		this.started.push(startedAt);
+	}
+
+	/** The request sent at `startedAt` ended. */
+	finished(startedAt: number, outcome: RequestOutcome, now: number): void {
+		this.inFlight--;
+		this.lastUsed = now;
+		const index = this.started.indexOf(startedAt);
+		if (index >= 0) this.started.splice(index, 1);
+		if (outcome === 'accepted' && this.lastEmptyAt !== undefined && startedAt > this.windowFloor()) {
+			this.accepted.push(startedAt);
+			if (this.accepted.length > ACCEPTED_MEMORY_MAX) this.forgetAccepted(now);
+		}
+		this.settleEstimate(now);
+		this.markIfIdle(now);
+		this.notify();
+	}
+
+	/** A usable answer: AIMD additive increase. */
 	succeeded(): void {
-		if (this.limitNow >= this.maxConcurrency) return;
-		this.successesSinceChange++;
-		if (this.successesSinceChange >= this.limitNow) {
-			this.limitNow++;
-			this.successesSinceChange = 0;
-			this.wakeOne();
+		if (!Number.isFinite(this.limit)) return;
+		const grown = grownLimit(this.limit, this.successesSinceChange + 1);
+		this.successesSinceChange = grown.successes;
+		if (grown.limit !== this.limit) {
+			this.limit = grown.limit;
+			this.notify();
 		}
 	}
 
 	/**
-	 * A 429 for a request started at `startedAt`: everyone waits `delayMs` from now. The concurrency
-	 * is halved once per burst: only a request started after the last cut can cut it again.
+	 * A 429 for a request started at `startedAt`: nobody starts a request for `delayMs` from now; the
+	 * limit in flight is halved once per burst (only a request started after the last cut cuts again);
+	 * and the time since the previous 429 tells the rate the server accepts.
 	 */
-	rateLimited(delayMs: number, startedAt: number): void {
-		const now = this.now();
+	rateLimited(delayMs: number, startedAt: number, now: number): void {
 		this.stats.rateLimited++;
+		this.lastUsed = now;
 		const until = now + delayMs;
 		if (until > this.pausedUntil) {
 			this.stats.pausedMs += until - Math.max(now, this.pausedUntil);
@@ -147,22 +235,212 @@ export class RequestLimiter {
 		}
 		if (startedAt > this.lastDecreaseAt) {
 			this.lastDecreaseAt = now;
-			const next = Math.max(1, Math.floor(this.limitNow / 2));
-			if (next < this.limitNow) {
-				this.limitNow = next;
+			const next = halvedLimit(this.limit, this.inFlight);
+			if (next < this.limit) {
+				this.limit = next;
 				this.stats.decreases++;
-				this.stats.lowestLimit = Math.min(this.stats.lowestLimit, next);
 			}
 			this.successesSinceChange = 0;
 		}
+		if (this.lastEmptyAt === undefined || startedAt - this.lastEmptyAt < ESTIMATE_MIN_WINDOW_MS) {
+			this.lastEmptyAt = Math.max(this.lastEmptyAt ?? startedAt, startedAt);
+		} else {
+			this.pending = { from: this.pending?.from ?? this.lastEmptyAt, to: startedAt };
+			this.lastEmptyAt = startedAt;
+			this.settleEstimate(now);
+		}
+		this.notify();
 	}
 
-	private wakeOne(): void {
-		const next = this.waiters.shift();
-		if (next) next();
+	private setRate(ratePerSecond: number, now: number, estimated: boolean): void {
+		this.ratePerSecond = ratePerSecond;
+		this.rateChangedAt = now;
+		this.paceWasBinding = false;
+		if (estimated) this.stats.estimates = [...this.stats.estimates.slice(-15), Math.round(ratePerSecond * 100) / 100];
+		else this.stats.probes++;
 	}
 
-	private wakeAll(): void {
-		for (const resolve of this.waiters.splice(0)) resolve();
+	private markIfIdle(now: number): void {
+		if (this.inFlight === 0 && this.waiters.size === 0) this.idleSince ??= now;
+	}
+
+	private forgetWindow(): void {
+		this.lastEmptyAt = undefined;
+		this.pending = undefined;
+		this.accepted = [];
+		this.acceptedFloor = Number.NEGATIVE_INFINITY;
+	}
+
+	/** Accepted starts at or before this are not needed by any estimate to come. */
+	private windowFloor(): number {
+		return Math.max(this.acceptedFloor, Math.min(this.pending?.from ?? Infinity, this.lastEmptyAt ?? Infinity));
+	}
+
+	/** Estimate the pending window once every request started in it has its answer. */
+	private settleEstimate(now: number): void {
+		const window = this.pending;
+		if (!window || this.started.some((at) => at <= window.to)) return;
+		this.pending = undefined;
+		const estimate = estimateRate(this.accepted, Math.max(window.from, this.acceptedFloor), window.to);
+		if (estimate !== undefined) {
+			this.probeStep = PROBE_FIRST_STEP;
+			this.setRate(estimate, now, true);
+		}
+		this.forgetAccepted(now);
+	}
+
+	private forgetAccepted(now: number): void {
+		const floor = Math.max(this.windowFloor(), now - ACCEPTED_MEMORY_MS);
+		let kept = this.accepted.filter((at) => at > floor);
+		if (kept.length > ACCEPTED_MEMORY_MAX) {
+			kept.sort((a, b) => a - b);
+			const dropped = kept.length - Math.floor((ACCEPTED_MEMORY_MAX * 3) / 4);
+			this.acceptedFloor = kept[dropped - 1];
+			kept = kept.slice(dropped);
+		}
+		this.accepted = kept;
+	}
+}
+
+const states = new Map<string, SharedRateState>();
+
+/** Forget idle states not used for IDLE_EXPIRY_MS, then the least recently used idle ones over the bound. */
+function pruneStates(now: number): void {
+	for (const [id, state] of states) {
+		if (state.isIdle(now) && now - state.lastUsed > IDLE_EXPIRY_MS) states.delete(id);
+	}
+	if (states.size < MAX_SHARED_STATES) return;
+	const idle = [...states].filter(([, state]) => state.isIdle(now)).sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
+	for (const [id] of idle.slice(0, states.size - MAX_SHARED_STATES + 1)) states.delete(id);
+}
+
+/**
+ * The state shared by every run in this process that sends to `endpoint` with `apiKey`. The map is
+ * keyed by a SHA-256 of the two, never by the key itself.
+ */
+export function sharedRateState(endpoint: string, apiKey: string, now: number = Date.now()): SharedRateState {
+	pruneStates(now);
+	const id = createHash('sha256').update(endpoint).update('\n').update(apiKey).digest('hex');
+	let state = states.get(id);
+	if (!state) {
+		state = new SharedRateState(now);
+		states.set(id, state);
+	}
+	return state;
+}
+
+/** How many credentials' states this process holds (for tests). */
+export function sharedRateStateCount(): number {
+	return states.size;
+}
+
+export interface LimiterOptions {
+	/** Upper bound of this run's requests in flight. */
+	concurrency: number;
+	/** Client-side quota; 0 = none. Holds for every run on the same credential while this one runs. */
+	maxRequestsPerMinute: number;
+	/** Runs with the same base URL and API key share their rate-limit state; without it the run has its own. */
+	key?: { endpoint: string; apiKey: string };
+	/** Longest a single item may wait for rate limits in all, in ms (see decide()). */
+	maxWaitPerItemMs?: number;
+	signal?: AbortSignal;
+	now?: () => number;
+}
+
+/**
+ * One run's view of its credential's shared rate-limit state. It admits a request when
+ * - no rate-limit pause is running (a 429 pauses every run on the credential until its Retry-After moment),
+ * - this run has fewer than its Concurrency in flight, and all runs together fewer than the AIMD limit,
+ * - the learned pace and Max Requests per Minute, spacing request starts over all runs, have room.
+ * A cancelled run's waiters leave at once and give back what they held; the other runs go on.
+ */
+export class RequestLimiter {
+	readonly maxConcurrency: number;
+
+	readonly maxWaitPerItemMs: number;
+
+	readonly shared: SharedRateState;
+
+	/** Figures for this run, surfaced in tests and benchmarks. */
+	readonly stats = { rateLimited: 0 };
+
+	private inFlight = 0;
+
+	private readonly intervalMs: number;
+
+	private readonly signal?: AbortSignal;
+
+	private readonly now: () => number;
+
+	constructor(options: LimiterOptions) {
+		this.maxConcurrency = Math.max(1, Math.min(MAX_CONCURRENCY, Math.floor(options.concurrency)));
+		this.intervalMs = intervalForPerMinute(options.maxRequestsPerMinute);
+		this.maxWaitPerItemMs = options.maxWaitPerItemMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_S * 1000;
+		this.signal = options.signal;
+		this.now = options.now ?? Date.now;
+		this.shared = options.key
+			? sharedRateState(options.key.endpoint, options.key.apiKey, this.now())
+			: new SharedRateState(this.now());
+	}
+
+	/** Requests this run may have in flight now. */
+	get limit(): number {
+		return Math.min(this.maxConcurrency, this.shared.limit);
+	}
+
+	/**
+	 * Wait until a request may start; returns its start time. The caller must call `release()` with
+	 * that time once the request has ended.
+	 */
+	async acquire(): Promise<number> {
+		const shared = this.shared;
+		for (;;) {
+			if (this.signal?.aborted) throw new CancelledError();
+			const now = this.now();
+			if (now < shared.pausedUntil) {
+				await wait(shared.pausedUntil - now, this.signal);
+				continue;
+			}
+			if (this.inFlight >= this.maxConcurrency || shared.inFlight >= shared.limit) {
+				await shared.changed(this.signal);
+				continue;
+			}
+			shared.declarePerMinute(this.intervalMs, now);
+			const slot = shared.reserve(now);
+			this.inFlight++;
+			if (slot > now) {
+				const waited = await wait(slot - now, this.signal).then(
+					() => true,
+					() => false,
+				);
+				// Cancelled, or a 429 paused everyone meanwhile: give the slot back (and start over).
+				if (!waited || this.now() < shared.pausedUntil) {
+					this.inFlight--;
+					shared.unreserve(this.now());
+					if (!waited) throw new CancelledError();
+					continue;
+				}
+			}
+			const startedAt = this.now();
+			shared.began(startedAt);
+			return startedAt;
+		}
+	}
+
+	/** The request started at `startedAt` has ended (answered, rate-limited, or without an answer). */
+	release(startedAt: number, outcome: RequestOutcome): void {
+		this.inFlight--;
+		this.shared.finished(startedAt, outcome, this.now());
+	}
+
+	/** A request got a usable answer. */
+	succeeded(): void {
+		this.shared.succeeded();
+	}
+
+	/** A 429 for the request started at `startedAt`: every run on the credential waits `delayMs` from now. */
+	rateLimited(delayMs: number, startedAt: number): void {
+		this.stats.rateLimited++;
+		this.shared.rateLimited(delayMs, startedAt, this.now());
 	}
 }

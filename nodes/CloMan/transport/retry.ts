@@ -66,25 +66,58 @@ export function backoffDelay(retry: number, random: () => number = Math.random):
 }
 
 export type RetryDecision =
-	| { retry: true; delayMs: number; fromServer: boolean }
-	| { retry: false; reason: 'not-retryable' | 'exhausted' | 'retry-after-too-long' };
+	| {
+			retry: true;
+			delayMs: number;
+			fromServer: boolean;
+			/** Whether this retry counts against Max Retries (a 429 with a Retry-After within the cap does not). */
+			spendsRetry: boolean;
+	  }
+	| { retry: false; reason: 'not-retryable' | 'exhausted' | 'retry-after-too-long' | 'wait-limit' };
 
 /**
- * Whether attempt number `attempt` (1-based) that failed should be retried, and after how long.
- * A server-given wait is obeyed exactly; one longer than the cap is not shortened but refused.
+ * Whether a failed attempt should be retried, and after how long.
+ *
+ * - A server-given wait is obeyed exactly; one longer than the cap is not shortened but refused.
+ * - A 429 with such a wait is the server asking for time, not a failure: it spends none of Max Retries.
+ *   What bounds it is the item's total rate-limit wait: past `maxRateLimitWaitMs` the item fails. A
+ *   Retry-After of 0 is stretched to the backoff of the item's 429 count, so it cannot spin.
+ * - Everything else retryable (5xx, dropped connections, timeouts, a 429 that names no wait) spends
+ *   one of Max Retries; a 429 without a wait also counts its backoff towards the total wait.
  */
 export function decideRetry(args: {
-	attempt: number;
+	/** Retries already spent from Max Retries. */
+	retriesUsed: number;
 	maxRetries: number;
 	retryable: boolean;
+	/** The answer was a 429. */
+	rateLimited?: boolean;
+	/** 429s this item has had, this one included (the backoff step for a Retry-After of 0). */
+	rateLimits?: number;
 	retryAfterMs?: number;
+	/** Time this item has already waited for rate limits. */
+	rateLimitWaitedMs?: number;
+	/** Longest total rate-limit wait per item. */
+	maxRateLimitWaitMs?: number;
 	random?: () => number;
 }): RetryDecision {
 	if (!args.retryable) return { retry: false, reason: 'not-retryable' };
-	if (args.attempt > args.maxRetries) return { retry: false, reason: 'exhausted' };
+	const overWaitLimit = (delayMs: number) =>
+		args.rateLimited === true &&
+		args.maxRateLimitWaitMs !== undefined &&
+		(args.rateLimitWaitedMs ?? 0) + delayMs > args.maxRateLimitWaitMs;
+	if (args.rateLimited && args.retryAfterMs !== undefined) {
+		if (args.retryAfterMs > RETRY_AFTER_CAP_MS) return { retry: false, reason: 'retry-after-too-long' };
+		const delayMs = args.retryAfterMs > 0 ? args.retryAfterMs : backoffDelay(args.rateLimits ?? 1, args.random);
+		if (overWaitLimit(delayMs)) return { retry: false, reason: 'wait-limit' };
+		return { retry: true, delayMs, fromServer: true, spendsRetry: false };
+	}
+	if (args.retriesUsed >= args.maxRetries) return { retry: false, reason: 'exhausted' };
 	if (args.retryAfterMs !== undefined) {
 		if (args.retryAfterMs > RETRY_AFTER_CAP_MS) return { retry: false, reason: 'retry-after-too-long' };
-		return { retry: true, delayMs: args.retryAfterMs, fromServer: true };
+		return { retry: true, delayMs: args.retryAfterMs, fromServer: true, spendsRetry: true };
 	}
-	return { retry: true, delayMs: backoffDelay(args.attempt, args.random), fromServer: false };
+	const delayMs = backoffDelay(args.retriesUsed + 1, args.random);
+	if (overWaitLimit(delayMs)) return { retry: false, reason: 'wait-limit' };
+	return { retry: true, delayMs, fromServer: false, spendsRetry: true };
 }

@@ -1,6 +1,6 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from '../../transport/limiter';
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_RATE_LIMIT_WAIT_S, MAX_CONCURRENCY } from '../../transport/limiter';
 import { DEFAULT_MAX_RETRIES } from '../../transport/retry';
 import { decisionValues, show } from '../common';
 
@@ -226,6 +226,15 @@ export const description: INodeProperties[] = [
 					'How many requests are in flight at once (1 = one after another). Lowered automatically while CloMan answers 429, raised again slowly. Output order never changes.',
 			},
 			{
+				displayName: 'Max Rate-Limit Wait per Item (Seconds)',
+				name: 'maxRateLimitWait',
+				type: 'number',
+				default: DEFAULT_MAX_RATE_LIMIT_WAIT_S,
+				typeOptions: { minValue: 0, maxValue: 86400 },
+				description:
+					'How long one item may wait in all for CloMan\'s rate limit (429 with Retry-After) before it fails. These waits do not use up Max Retries. 0 = fail at the first 429.',
+			},
+			{
 				displayName: 'Max Requests per Minute',
 				name: 'maxRequestsPerMinute',
 				type: 'number',
@@ -240,7 +249,7 @@ export const description: INodeProperties[] = [
 				default: DEFAULT_MAX_RETRIES,
 				typeOptions: { minValue: 0, maxValue: 10 },
 				description:
-					'Retries per item after 429 (waiting for Retry-After), 500/502/503/504, dropped connections and timeouts. Never for 4xx input or key errors.',
+					'Retries per item after 500/502/503/504, dropped connections, timeouts and a 429 without Retry-After. A 429 with Retry-After is waited out without using a retry. Never for 4xx input or key errors.',
 			},
 			{
 				displayName: 'Put Response In',

@@ -79,6 +79,9 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		concurrency: settings.concurrency,
 		maxRequestsPerMinute: settings.maxRequestsPerMinute,
 		signal,
+		// Shared with every run in this n8n process on the same base URL and key.
+		key: { endpoint, apiKey },
+		maxWaitPerItemMs: settings.maxRateLimitWaitMs,
 	});
 	const results: Array<DecideResult | undefined> = new Array(items.length);
 	let firstFatal: number | undefined;

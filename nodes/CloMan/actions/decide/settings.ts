@@ -2,7 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeParameters } from 'n8n-workfl
 
 import { planRoutes } from '../../routing';
 import type { RoutePlan } from '../../routing';
-import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from '../../transport/limiter';
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_RATE_LIMIT_WAIT_S, MAX_CONCURRENCY } from '../../transport/limiter';
 import { DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_MS } from '../../transport/retry';
 
 /** Decide's options, read once per run (shared by every item). */
@@ -11,6 +11,7 @@ export interface Settings {
 	maxRetries: number;
 	concurrency: number;
 	maxRequestsPerMinute: number;
+	maxRateLimitWaitMs: number;
 	responseLocation: 'item' | 'key';
 	responseKey: string;
 	includeMetadata: boolean;
@@ -34,6 +35,8 @@ export function readSettings(options: IDataObject): Settings {
 		maxRetries: Math.floor(number(options.maxRetries, DEFAULT_MAX_RETRIES, 0, 10, 'Max Retries')),
 		concurrency: Math.floor(number(options.concurrency, DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY, 'Concurrency')),
 		maxRequestsPerMinute: number(options.maxRequestsPerMinute, 0, 0, 1_000_000, 'Max Requests per Minute'),
+		maxRateLimitWaitMs:
+			number(options.maxRateLimitWait, DEFAULT_MAX_RATE_LIMIT_WAIT_S, 0, 86_400, 'Max Rate-Limit Wait per Item') * 1000,
 		responseLocation: options.responseLocation === 'key' ? 'key' : 'item',
 		responseKey,
 		includeMetadata: options.includeMetadata === true,
