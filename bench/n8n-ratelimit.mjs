@@ -2,8 +2,12 @@
 // n8n's own HTTP Request node behind the same rate-limited stand-in. Run by bench/run.js; prints one
 // line `BENCH_RESULT <json>` at the end.
 //
-// Uses the project's n8n harness (scripts/lib/harness.mjs): the n8n install it keeps in .cache/n8n
-// (installed by scripts/demo.sh / e2e; this script only waits for it, never starts a second install),
+//   node bench/n8n-ratelimit.mjs --prepare   # only install what the scenario needs (run.js does this first)
+//   node bench/n8n-ratelimit.mjs '<json>'    # the scenario (count, perSecond, latencyMs, concurrency)
+//
+// Uses the project's n8n harness (scripts/lib/harness.mjs), like scripts/demo.sh and the e2e tier:
+// Node 24 and n8n 2.41.1 in .cache/ (installed the first time, under the harness's install lock, so
+// a concurrent demo/e2e/bench on the same cache waits for one install instead of starting a second),
 // a fresh user folder .cache/instances/bench-n8n2 with the packed package as a community package,
 // `n8n import:*` and `n8n execute --rawOutput`.
 //
@@ -19,13 +23,13 @@ import {
 	LINES,
 	NODE_TYPE,
 	ROOT,
+	ensureN8n,
 	importCredentials,
 	importWorkflows,
 	installCleanup,
 	killAll,
 	log,
 	n8nCli,
-	n8nDir,
 	parseRawOutput,
 	prepareInstance,
 } from '../scripts/lib/harness.mjs';
@@ -33,13 +37,12 @@ import {
 const require = createRequire(import.meta.url);
 const { startStandinProcess } = require('./lib.js');
 
-const args = JSON.parse(process.argv[2] || '{}');
+const PREPARE = process.argv[2] === '--prepare';
+const args = PREPARE ? {} : JSON.parse(process.argv[2] || '{}');
 const COUNT = args.count ?? 1000;
 const PER_SECOND = args.perSecond ?? 20;
 const LATENCY_MS = args.latencyMs ?? 200;
 const CONCURRENCY = args.concurrency ?? 16;
-const WAIT_FOR_INSTALL_MS = args.waitForInstallMs ?? 45 * 60_000;
-const POLL_MS = args.pollMs ?? 2 * 60_000;
 const API_KEY = 'cloman_sk_test_good';
 const LINE = LINES[2];
 const OUT = path.join(ROOT, 'bench', '.out');
@@ -49,32 +52,21 @@ const HEADER_CRED = { id: 'BenchHeaderAuth1', name: 'CloMan key as header (bench
 const CONTEXT = "'Refund request ' + $json.id + ' from ' + $json.customer + ': ' + $json.amount + ' USD. Should we refund it?'";
 const CODE = `return Array.from({ length: ${COUNT} }, (_, i) => ({ json: { id: 'R-' + i, customer: 'Customer ' + (i % 97), amount: (i * 37) % 700, reason: 'Item arrived damaged' } }));`;
 
-/** Processes (other than us) whose working directory is inside dir: an install is running there. */
-function busyIn(dir) {
-	const busy = [];
-	for (const pid of fs.readdirSync('/proc')) {
-		if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-		try {
-			const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
-			if (cwd === dir || cwd.startsWith(dir + path.sep)) busy.push(Number(pid));
-		} catch {
-			/* gone or not ours to read */
-		}
-	}
-	return busy;
-}
-
-/** Waits (polling) until another helper's n8n install in .cache/n8n/<version> has finished. */
-async function waitForN8nInstall() {
-	const dir = n8nDir(LINE);
-	const stamp = path.join(dir, '.installed');
-	const deadline = Date.now() + WAIT_FOR_INSTALL_MS;
-	for (;;) {
-		const busy = busyIn(dir);
-		if (fs.existsSync(stamp) && busy.length === 0) return;
-		if (Date.now() > deadline) throw new Error(`n8n ${LINE.version} is not installed in ${path.relative(ROOT, dir)} (no .installed stamp); run bash scripts/demo.sh once`);
-		log(`  n8n ${LINE.version} install not ready (${fs.existsSync(stamp) ? 'stamp present' : 'no stamp'}, ${busy.length} process(es) working in it); polling again in ${POLL_MS / 1000}s`);
-		await new Promise((r) => setTimeout(r, POLL_MS));
+/**
+ * n8n 2.41.1 and Node 24 in .cache/, installed now if missing (or waited for, when another process
+ * holds the install lock). Anything that cannot be had fails here, at once, naming what to run.
+ */
+async function prepare() {
+	try {
+		const n8n = await ensureN8n(LINE);
+		log(`  n8n ${LINE.version} on Node ${n8n.node.version}: ${n8n.cached ? 'installed already' : 'installed now'} (${path.relative(ROOT, n8n.dir)})`);
+		return n8n;
+	} catch (error) {
+		throw new Error(
+			`the real-n8n scenario (2b) needs n8n ${LINE.version} on Node 24 in .cache/, and it could not be had:\n${error.message}\n` +
+				'Once that is fixed, run `npm run bench` again (`bash scripts/demo.sh` installs the same things and shows each step), ' +
+				'or `node bench/run.js --skip-n8n` (after `npm run build`) for the other scenarios without it.',
+		);
 	}
 }
 
@@ -179,12 +171,17 @@ async function execute(instance, workflowId) {
 
 async function main() {
 	installCleanup();
-	await waitForN8nInstall();
+	const n8n = await prepare();
+	if (PREPARE) {
+		process.stdout.write(`BENCH_RESULT ${JSON.stringify({ ready: true, n8nVersion: LINE.version, node: n8n.node.version, cached: n8n.cached })}\n`);
+		return;
+	}
 	fs.mkdirSync(OUT, { recursive: true });
 	// Our own pack destination: .cache/pack belongs to the e2e/demo scripts (they clear it).
 	const packDir = path.join(OUT, 'pack');
 	fs.rmSync(packDir, { recursive: true, force: true });
 	fs.mkdirSync(packDir, { recursive: true });
+	if (!fs.existsSync(path.join(ROOT, 'dist', 'nodes', 'CloMan', 'CloMan.node.js'))) throw new Error('dist/ is not built: run `npm run bench` (it builds first) or `npm run build`');
 	const pack = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: ROOT, encoding: 'utf8' });
 	if (pack.status !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
 	const tarball = path.join(packDir, JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[')))[0].filename);
@@ -232,6 +229,7 @@ async function main() {
 try {
 	await main();
 } catch (error) {
+	process.stderr.write(`\nbench: ${error?.message ?? error}\n\n`);
 	process.stdout.write(`BENCH_RESULT ${JSON.stringify({ error: String(error?.message ?? error) })}\n`);
 	killAll();
 	process.exit(1);

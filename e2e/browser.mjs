@@ -23,13 +23,12 @@ export async function prepareBrowser() {
 }
 
 /**
- * Opens a browser session logged in to the instance. Requests to anything but 127.0.0.1 are
+ * Launches chromium with one context in which nothing leaves 127.0.0.1: any other request is
  * aborted and listed in `outside`.
  */
-export async function openSession({ playwright, chromium }, instance) {
+export async function launchLoopbackBrowser({ playwright, chromium }, viewport = { width: 1600, height: 1000 }) {
 	const browser = await playwright.chromium.launch({ executablePath: chromium.bin, headless: true, args: CHROMIUM_FLAGS });
-	const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-	// Nothing leaves 127.0.0.1: any other request is recorded and aborted.
+	const context = await browser.newContext({ viewport });
 	const outside = [];
 	await context.route(
 		(url) => !['127.0.0.1', 'localhost'].includes(url.hostname),
@@ -38,6 +37,15 @@ export async function openSession({ playwright, chromium }, instance) {
 			return route.abort('blockedbyclient');
 		},
 	);
+	return { browser, context, outside };
+}
+
+/**
+ * Opens a browser session logged in to the instance. Requests to anything but 127.0.0.1 are
+ * aborted and listed in `outside`.
+ */
+export async function openSession(browserTools, instance) {
+	const { browser, context, outside } = await launchLoopbackBrowser(browserTools);
 	const page = await context.newPage();
 	page.setDefaultTimeout(30_000);
 	const consoleErrors = [];

@@ -2,12 +2,13 @@
 //
 // For each n8n line (2.41.1 on Node 24, 1.123.81 on Node 20; N8N_LINE=2 or N8N_LINE=1 picks one):
 // install the tarball as a community package, import the example workflows and credentials, run
-// the examples headlessly against the CloMan stand-in and check every item's output; then start
-// n8n and check, over its REST API as the owner, the node and credential types it serves and the
-// credential Test button; and once, in Debian's chromium, add the node from the node panel.
-// Ends with one line "e2e: N passed, N failed" and exits non-zero on any failure.
+// the examples headlessly against the CloMan stand-in and check every item's output (on 1.x the
+// batch example's Review node must refuse with its message); then start n8n and check, over its
+// REST API as the owner, the node and credential types it serves and the credential Test button;
+// on 2.x the whole human review (e2e/review.mjs); and once, in Debian's chromium, add the node from
+// the node panel. Ends with one line "e2e: N passed, N failed" and exits non-zero on any failure.
 //
-// E2E_BROWSER=0 skips the browser check.
+// E2E_BROWSER=0 skips the browser checks; E2E_ONLY=review runs only the human-review checks.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,7 +30,6 @@ import {
 	importCredentials,
 	importWorkflows,
 	installCleanup,
-	killAll,
 	log,
 	n8nCli,
 	nodeItems,
@@ -37,42 +37,27 @@ import {
 	parseRawOutput,
 	phase,
 	prepareInstance,
-	printTimings,
 	restLogin,
 	startN8n,
+	writeBatchExample,
 } from '../scripts/lib/harness.mjs';
-import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSession, prepareBrowser, screenshotWorkflow } from './browser.mjs';
+import { checkRunner } from './checks.mjs';
+import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSession, outputLabels, prepareBrowser, screenshotWorkflow } from './browser.mjs';
 import { checkOverlappingRuns } from './overlap.mjs';
+import { REVIEW_NODE, REVIEW_OUTPUTS, checkReview, checkReviewFromEditor } from './review.mjs';
 
 const require = createRequire(import.meta.url);
+/** E2E_ONLY=review: only the human-review checks (install, import, n8n start, review), for iterating on them. */
+const ONLY_REVIEW = process.env.E2E_ONLY === 'review';
 
-// ---------------------------------------------------------------------------------------------
-// A minimal check runner: every check is counted; a failing one does not stop the others.
-
-const results = [];
-
-async function check(name, fn) {
-	try {
-		await fn();
-		results.push({ name, ok: true });
-		log(`  ✔ ${name}`);
-		return true;
-	} catch (error) {
-		results.push({ name, ok: false, error });
-		log(`  ✘ ${name}\n      ${String(error?.message ?? error).split('\n').join('\n      ')}`);
-		return false;
-	}
-}
-
-function skipped(name, reason) {
-	results.push({ name, ok: false, error: new Error(reason) });
-	log(`  ✘ ${name}\n      not run: ${reason}`);
-}
+const { check, skipped, runTier } = checkRunner('e2e');
 
 // ---------------------------------------------------------------------------------------------
 // Expectations, computed from the stand-in's own default policy (test/standin/server.js)
 
 const GOOD_KEY = 'cloman_sk_test_good';
+/** What the Review node says on n8n 1.x (it needs n8n 2.x). */
+const REVIEW_REFUSED_1X = /needs n8n 2\.x/;
 const CREDENTIALS = {
 	good: { ...DEMO_CREDENTIAL, apiKey: GOOD_KEY },
 	badKey: { id: 'ClomanCredBadKey', name: 'CloMan (wrong key)', apiKey: 'cloman_sk_not_a_real_key' },
@@ -100,31 +85,49 @@ function sameIds(actual, expected, label) {
 
 // ---------------------------------------------------------------------------------------------
 
-async function checkBatchExample(instance, standin, prefix) {
+async function checkBatchExample(instance, standin, receiver, prefix) {
 	const inputs = codeNodeItems(EXAMPLES.batch.file, 'Refund requests');
 	const { defaultPolicy } = require('../test/standin/server.js');
 	const expected = inputs.map((input) => ({ input, decision: defaultPolicy({ data: input }) }));
-	const expectApproved = expected.filter((e) => !needsReview(e.decision)).map((e) => e.input.id);
+	const expectAutoDecided = expected.filter((e) => !needsReview(e.decision)).map((e) => e.input.id);
 	const expectReview = expected.filter((e) => needsReview(e.decision)).map((e) => e.input.id);
+	const line2 = instance.lineInfo.line === 2;
 
 	standin.reset();
+	receiver.reset();
 	let run;
-	const ran = await check(`${prefix} batch example: n8n execute succeeds`, async () => {
-		({ run } = await executeWorkflow(instance, EXAMPLES.batch.id));
-		assert.equal(run.status ?? 'success', 'success');
-	});
+	const ran = await check(
+		line2
+			? `${prefix} batch example: n8n execute pauses at "${REVIEW_NODE}" (status waiting) after the clone's own decisions are done`
+			: `${prefix} batch example: n8n execute stops at "${REVIEW_NODE}", which n8n 1.x refuses with the node's message`,
+		async () => {
+			const r = await n8nCli(instance, ['execute', `--id=${EXAMPLES.batch.id}`, '--rawOutput'], { allowFail: true });
+			run = parseRawOutput(r.stdout + '\n' + r.stderr);
+			const error = run.data.resultData.error;
+			if (line2) {
+				assert.equal(error, undefined, `the run failed: ${error?.message}`);
+				assert.equal(run.status, 'waiting', `status ${run.status} (exit ${r.code})`);
+				assert.equal(run.data.resultData.lastNodeExecuted, REVIEW_NODE);
+			} else {
+				assert.notEqual(r.code, 0, 'n8n execute succeeded on n8n 1.x');
+				assert.equal(error?.node?.name ?? error?.node, REVIEW_NODE, `the run stopped at ${JSON.stringify(error?.node?.name ?? error?.node)}: ${error?.message}`);
+				assert.match(`${error.message} ${error.description ?? ''}`, REVIEW_REFUSED_1X, `the message: ${error.message} ${error.description ?? ''}`);
+				log(`      ${error.message}${error.description ? ` — ${error.description}` : ''}`);
+			}
+		},
+	);
 	if (!ran) return;
 
 	const outputs = nodeOutputs(run, 'CloMan');
 	await check(`${prefix} batch example: every one of ${inputs.length} input items leaves CloMan on exactly one output`, () => {
 		assert.ok(outputs, 'the CloMan node did not run');
-		assert.equal(outputs.length, 2, `CloMan has ${outputs?.length} outputs, expected 2 (Approved, Needs Review)`);
+		assert.equal(outputs.length, 2, `CloMan has ${outputs?.length} outputs, expected 2 (Auto-Decided, Needs Review)`);
 		const all = outputs.flatMap(idsOf);
 		sameIds(all, inputs.map((i) => i.id), 'items over all outputs');
 		assert.equal(new Set(all).size, all.length, 'an item came out twice');
 	});
-	await check(`${prefix} batch example: Approved ${expectApproved.length} / Needs Review ${expectReview.length}, as the stand-in's policy decides`, () => {
-		sameIds(idsOf(outputs[0]), expectApproved, 'Approved');
+	await check(`${prefix} batch example: Auto-Decided ${expectAutoDecided.length} / Needs Review ${expectReview.length}, as the stand-in's policy decides`, () => {
+		sameIds(idsOf(outputs[0]), expectAutoDecided, 'Auto-Decided');
 		sameIds(idsOf(outputs[1]), expectReview, 'Needs Review');
 		for (const { input, decision } of expected) {
 			const item = outputs.flat().find((i) => i.json.id === input.id);
@@ -134,20 +137,32 @@ async function checkBatchExample(instance, standin, prefix) {
 			assert.equal(typeof item.json.cloman?.decision_id, 'string', `${input.id}: decision_id`);
 		}
 	});
-	await check(`${prefix} batch example: downstream steps (refunded, declined, queued for review)`, () => {
-		const approved = expected.filter((e) => !needsReview(e.decision));
-		const refunded = approved.filter((e) => e.decision.decision === 'approve').map((e) => e.input.id);
-		const declined = approved.filter((e) => e.decision.decision !== 'approve').map((e) => e.input.id);
+	await check(`${prefix} batch example: the clone's own decisions go on (refunded, declined); nothing after the review ran`, () => {
+		const auto = expected.filter((e) => !needsReview(e.decision));
+		const refunded = auto.filter((e) => e.decision.decision === 'approve').map((e) => e.input.id);
+		const declined = auto.filter((e) => e.decision.decision !== 'approve').map((e) => e.input.id);
 		const marked = nodeItems(run, 'Mark refunded');
 		sameIds(idsOf(marked), refunded, 'Mark refunded');
 		assert.ok(marked.every((i) => i.json.status === 'refunded'));
 		sameIds(idsOf(nodeItems(run, 'Mark declined')), declined, 'Mark declined');
-		const queued = nodeItems(run, 'Queue for review');
-		sameIds(idsOf(queued), expectReview, 'Queue for review (one Loop Over Items round each)');
-		assert.ok(queued.every((i) => i.json.status === 'awaiting_review'));
-		assert.equal(nodeItems(run, 'Reviewer link').length + nodeItems(run, 'Wait for reviewer').length, 0, 'the review form is used only when a reviewer is on duty');
-		sameIds(idsOf(nodeItems(run, 'Reviews done')), expectReview, 'Loop Over Items "done"');
+		for (const { node } of REVIEW_OUTPUTS) assert.equal(nodeItems(run, node).length, 0, `${node} ran before the review`);
 	});
+	if (line2) {
+		await check(`${prefix} batch example: the review link (n8n's resume token) was posted to the incoming webhook as {"text": …}`, async () => {
+			const post = await receiver.waitForPost(() => true, 5_000);
+			assert.equal(post.shape, 'text', post.rawBody);
+			assert.equal(post.links.length, 1, post.message);
+			const url = new URL(post.links[0]);
+			assert.equal(url.origin, instance.url);
+			assert.match(url.pathname, /^\/webhook-waiting\/\d+/);
+			assert.ok(url.searchParams.get('signature'), 'no signature in the link');
+			assert.ok(!post.rawBody.includes(GOOD_KEY), 'the notification carries the API key');
+		});
+	} else {
+		await check(`${prefix} batch example: nothing was posted to the incoming webhook`, () => {
+			assert.deepEqual(receiver.posts, []);
+		});
+	}
 	await check(`${prefix} batch example: the stand-in got one decide request per item, with the key header and typed data`, () => {
 		const decides = standin.requests.filter((r) => r.path === '/api/v1/public/decide');
 		assert.equal(decides.length, inputs.length, `${decides.length} requests`);
@@ -216,101 +231,7 @@ async function checkRouteExample(instance, standin, prefix) {
 	});
 }
 
-// ---------------------------------------------------------------------------------------------
-// The human step: the batch example with its reviewer switch on. `n8n execute` leaves the run
-// waiting on the Wait node's form; the running server then resumes it once per submitted form.
-
-const REVIEW_VARIANT_ID = 'ClomanBatchReview';
-
-/** The scheduled example with waitForReviewer on (a copy; the example itself keeps it off). */
-function writeReviewVariant(dir) {
-	const workflow = JSON.parse(fs.readFileSync(EXAMPLES.batch.file, 'utf8'));
-	workflow.id = REVIEW_VARIANT_ID;
-	workflow.name += ' (reviewer on duty)';
-	const settings = workflow.nodes.find((n) => n.name === 'Review settings');
-	settings.parameters.assignments.assignments.find((a) => a.name === 'waitForReviewer').value = true;
-	// Webhook ids of Wait nodes are unique per instance.
-	workflow.nodes.find((n) => n.name === 'Wait for reviewer').webhookId = '5e0d1a7e-0000-4000-8000-00000000e2e1';
-	const file = path.join(dir, 'scheduled-batch-approvals-reviewer-on-duty.json');
-	fs.writeFileSync(file, JSON.stringify(workflow, null, 2));
-	return file;
-}
-
-function expectedReviewIds() {
-	const { defaultPolicy } = require('../test/standin/server.js');
-	return codeNodeItems(EXAMPLES.batch.file, 'Refund requests')
-		.filter((input) => needsReview(defaultPolicy({ data: input })))
-		.map((input) => input.id);
-}
-
-const lastJson = (run, node) => run.data.resultData.runData[node]?.at(-1)?.data?.main?.[0]?.[0]?.json;
-
-/** Runs the reviewer-on-duty variant headlessly; it must stop waiting on the first form. */
-async function startReviewRun(instance, prefix) {
-	let started;
-	await check(`${prefix} human step: with a reviewer on duty the run waits on the first review form`, async () => {
-		const r = await n8nCli(instance, ['execute', `--id=${REVIEW_VARIANT_ID}`, '--rawOutput'], { allowFail: true });
-		const run = parseRawOutput(r.stdout);
-		assert.equal(run.status, 'waiting', `status ${run.status} (exit ${r.code})`);
-		assert.equal(run.data.resultData.runData['Wait for reviewer']?.length, 1, 'the Wait node ran once');
-		const link = lastJson(run, 'Reviewer link');
-		assert.equal(link?.id, expectedReviewIds()[0], `first item to review: ${link?.id}`);
-		assert.match(link.reviewFormUrl, new RegExp(`^${instance.url}/form-waiting/\\d+`), link.reviewFormUrl);
-		started = { formUrl: link.reviewFormUrl, executionId: new URL(link.reviewFormUrl).pathname.split('/').pop() };
-	});
-	return started;
-}
-
-/** Answers every review form through n8n's form endpoint, as a reviewer would, until the run ends. */
-async function answerReviewForms(instance, api, started, prefix) {
-	const expected = expectedReviewIds();
-	const answers = expected.map((id, i) => ({ id, decision: i % 2 === 0 ? 'Refund' : 'Decline', note: `e2e reviewer: ${id}` }));
-	const { parse } = createRequire(path.join(instance.n8n.dir, 'node_modules', 'n8n', 'package.json'))('flatted');
-	const execution = async () => {
-		const r = await api.get(`/rest/executions/${started.executionId}`);
-		assert.equal(r.status, 200, `GET /rest/executions/${started.executionId}: ${r.status}`);
-		return { status: r.json.data.status, data: parse(r.json.data.data) };
-	};
-	await check(`${prefix} human step: ${answers.length} review forms answered in turn; the run resumes and finishes`, async () => {
-		let formUrl = started.formUrl;
-		for (const [i, answer] of answers.entries()) {
-			const page = await fetch(formUrl);
-			const html = await page.text();
-			assert.equal(page.status, 200, `GET form ${i + 1}: ${page.status}`);
-			assert.ok(html.includes('Refund review') && html.includes(answer.id), `form ${i + 1} is not the review form for ${answer.id}`);
-			const form = new FormData();
-			form.append('field-0', answer.decision);
-			form.append('field-1', answer.note);
-			const posted = await fetch(formUrl, { method: 'POST', body: form });
-			assert.equal(posted.status, 200, `POST form ${i + 1}: ${posted.status} ${await posted.text()}`);
-			const deadline = Date.now() + 60_000;
-			let state;
-			for (;;) {
-				state = await execution();
-				const reviewed = state.data.resultData.runData['Record review']?.length ?? 0;
-				if (reviewed === i + 1 && (state.status === 'waiting' || state.status === 'success')) break;
-				if (['error', 'crashed', 'canceled'].includes(state.status)) throw new Error(`the run ended with status ${state.status}`);
-				if (Date.now() > deadline) throw new Error(`form ${i + 1}: the run did not move on (status ${state.status}, ${reviewed} reviewed)`);
-				await new Promise((r) => setTimeout(r, 300));
-			}
-			if (i < answers.length - 1) {
-				assert.equal(state.status, 'waiting', `after form ${i + 1}: ${state.status}`);
-				formUrl = state.data.resultData.runData['Reviewer link'].at(-1).data.main[0][0].json.reviewFormUrl;
-			} else {
-				assert.equal(state.status, 'success', `after the last form: ${state.status}`);
-				const recorded = state.data.resultData.runData['Record review'].map((run) => run.data.main[0][0].json);
-				assert.deepEqual(
-					recorded.map((j) => [j.id, j.status, j.reviewNote]),
-					answers.map((a) => [a.id, a.decision === 'Refund' ? 'refunded' : 'declined', a.note]),
-				);
-				const done = state.data.resultData.runData['Reviews done']?.[0]?.data?.main?.[0] ?? [];
-				assert.equal(done.length, answers.length, 'Loop Over Items "done" has every reviewed item');
-			}
-		}
-	});
-}
-
-async function checkServer(instance, standin, prefix, { browserTools, artifacts, reviewRun }) {
+async function checkServer(instance, standin, prefix, { browserTools, artifacts, receiver }) {
 	let server;
 	try {
 		server = await phase(`${prefix} n8n start`, () => startN8n(instance));
@@ -323,7 +244,7 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 		const loggedIn = await check(`${prefix} REST: log in as the instance owner`, async () => {
 			api = await restLogin(instance);
 		});
-		if (loggedIn) {
+		if (loggedIn && !ONLY_REVIEW) {
 			await check(`${prefix} REST: node types include ${NODE_TYPE} and ${TOOL_NODE_TYPE}; credential types include ${CREDENTIAL_TYPE}`, async () => {
 				const nodes = await api.get('/types/nodes.json');
 				assert.equal(nodes.status, 200, `/types/nodes.json: ${nodes.status}`);
@@ -375,11 +296,14 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 				assert.equal(result.status, 'Error', JSON.stringify(result));
 				assert.match(result.message, /404|clone/i, result.message);
 			});
-			if (reviewRun) await phase(`${prefix} answer the review forms`, () => answerReviewForms(instance, api, reviewRun, prefix));
 			await checkOverlappingRuns({ instance, api, check, prefix });
 		}
+		let reviewWaitLimit;
+		if (loggedIn && instance.lineInfo.line === 2) {
+			reviewWaitLimit = await phase(`${prefix} human review`, () => checkReview({ instance, api, receiver, standin, check, prefix, browserTools, artifacts }));
+		}
 
-		if (browserTools) {
+		if (browserTools && !ONLY_REVIEW) {
 			await phase(`${prefix} browser (chromium)`, async () => {
 				let session;
 				const opened = await check(`${prefix} browser: log in to the editor`, async () => {
@@ -393,7 +317,7 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 						assert.ok(seen.nodes.includes('CloMan'), `canvas nodes: ${JSON.stringify(seen.nodes)}`);
 						assert.deepEqual(
 							seen.outputs.map((o) => o.label),
-							['Approved', 'Needs Review'],
+							['Auto-Decided', 'Needs Review'],
 							`output labels: ${JSON.stringify(seen.outputs)}`,
 						);
 						for (const p of ['context', 'actionType', 'dataMode', 'routeBy']) {
@@ -405,10 +329,17 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 						const file = path.join(artifacts, `n8n${instance.lineInfo.line}-route-by-decision.png`);
 						const labels = await screenshotWorkflow(session, instance, EXAMPLES.route.id, file);
 						assert.deepEqual(labels.map((l) => l.label), ['Approve', 'Deny', 'Other', 'Error'], JSON.stringify(labels));
-						const batchFile = path.join(artifacts, `n8n${instance.lineInfo.line}-scheduled-batch-approvals.png`);
-						await screenshotWorkflow(session, instance, EXAMPLES.batch.id, batchFile);
-						log(`      screenshots: ${path.relative(ROOT, file)}, ${path.relative(ROOT, batchFile)}`);
+						log(`      screenshot: ${path.relative(ROOT, file)}`);
 					});
+					await check(`${prefix} browser: the batch example shows CloMan's outputs Auto-Decided, Needs Review and the review's ${REVIEW_OUTPUTS.map((o) => o.name).join(', ')}`, async () => {
+						const file = path.join(artifacts, `n8n${instance.lineInfo.line}-scheduled-batch-approvals.png`);
+						const labels = await screenshotWorkflow(session, instance, EXAMPLES.batch.id, file);
+						assert.deepEqual(labels.map((l) => l.label), ['Auto-Decided', 'Needs Review'], JSON.stringify(labels));
+						const review = await outputLabels(session.page, REVIEW_NODE);
+						assert.deepEqual(review.map((l) => l.label), REVIEW_OUTPUTS.map((o) => o.name), JSON.stringify(review));
+						log(`      screenshot: ${path.relative(ROOT, file)}`);
+					});
+					if (api && instance.lineInfo.line === 2) await checkReviewFromEditor({ session, instance, api, receiver, check, prefix, artifacts });
 					await check(`${prefix} browser: nothing but n8n's own package lookup tried to leave 127.0.0.1 (blocked)`, () => {
 						const unexpected = [...new Set(session.outside)].filter((u) => !isEditorPackageLookup(u, PACKAGE_NAME));
 						assert.deepEqual(unexpected, [], 'requests outside 127.0.0.1');
@@ -419,12 +350,13 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 				}
 			});
 		}
+		if (reviewWaitLimit) await phase(`${prefix} human review: the wait limit`, reviewWaitLimit);
 	} finally {
 		await server.stop();
 	}
 }
 
-async function runLine(lineInfo, { pack, installed, standin, browserTools, artifacts }) {
+async function runLine(lineInfo, { pack, installed, standin, receiver, browserTools, artifacts }) {
 	const prefix = `[n8n ${lineInfo.version}]`;
 	log(`\n━━ n8n ${lineInfo.version} ━━`);
 	if (installed.status !== 'fulfilled') {
@@ -452,15 +384,17 @@ async function runLine(lineInfo, { pack, installed, standin, browserTools, artif
 					data: { apiKey: c.apiKey, baseUrl: standin.url },
 				})),
 			);
-			await importWorkflows(instance, [EXAMPLES.batch.file, EXAMPLES.route.file, writeReviewVariant(instance.userFolder)]);
+			// The batch example with its review channel pointed at the local incoming-webhook receiver.
+			await importWorkflows(instance, [writeBatchExample(instance.userFolder, receiver.urlFor('slack')), EXAMPLES.route.file]);
 		}),
 	);
 	if (!imported) return;
-	await phase(`${prefix} execute the batch example`, () => checkBatchExample(instance, standin, prefix));
-	await phase(`${prefix} execute the route example`, () => checkRouteExample(instance, standin, prefix));
+	if (!ONLY_REVIEW) {
+		await phase(`${prefix} execute the batch example`, () => checkBatchExample(instance, standin, receiver, prefix));
+		await phase(`${prefix} execute the route example`, () => checkRouteExample(instance, standin, prefix));
+	}
 	standin.reset();
-	const reviewRun = await phase(`${prefix} execute the batch example with a reviewer on duty`, () => startReviewRun(instance, prefix));
-	await checkServer(instance, standin, prefix, { browserTools, artifacts, reviewRun });
+	await checkServer(instance, standin, prefix, { browserTools, artifacts, receiver });
 }
 
 async function main() {
@@ -470,7 +404,8 @@ async function main() {
 	if (lines.some((l) => !l)) throw new Error(`N8N_LINE must be 2, 1 or all, not "${which}"`);
 	const wantBrowser = process.env.E2E_BROWSER !== '0';
 	const artifacts = artifactsDir(ROOT);
-	log(`e2e: n8n ${lines.map((l) => l.version).join(' and ')}; browser check ${wantBrowser ? 'on' : 'off'}; artifacts in ${path.relative(ROOT, artifacts)}`);
+	if (process.env.E2E_ONLY && !ONLY_REVIEW) throw new Error(`E2E_ONLY must be "review" or unset, not "${process.env.E2E_ONLY}"`);
+	log(`e2e: n8n ${lines.map((l) => l.version).join(' and ')}; browser check ${wantBrowser ? 'on' : 'off'}${ONLY_REVIEW ? '; only the human-review checks (E2E_ONLY=review)' : ''}; artifacts in ${path.relative(ROOT, artifacts)}`);
 
 	await phase('repository dependencies', ensureRepoDeps);
 	// The slow parts in parallel: the n8n installs (network, then native builds), build + pack, the browser.
@@ -496,6 +431,8 @@ async function main() {
 	const { startStandin } = require('../test/standin/server.js');
 	const standin = await startStandin({ lifetimeMs: 2 * 3600_000 });
 	log(`CloMan stand-in at ${standin.url}`);
+	const receiver = await require('../test/standin/incoming-webhook.js').startIncomingWebhook({ lifetimeMs: 2 * 3600_000 });
+	log(`incoming-webhook receiver (where the review link is posted) at ${receiver.url}`);
 	try {
 		for (const [i, lineInfo] of lines.entries()) {
 			// One real-browser check: on the first line run (2.41.1 unless N8N_LINE says otherwise).
@@ -503,29 +440,15 @@ async function main() {
 				pack: packed.value,
 				installed: installs[i],
 				standin,
+				receiver,
 				browserTools: i === 0 ? browserTools : undefined,
 				artifacts,
 			});
 		}
 	} finally {
 		await standin.close();
+		await receiver.close();
 	}
 }
 
-let crashed;
-try {
-	await main();
-} catch (error) {
-	crashed = error;
-	results.push({ name: 'e2e runner', ok: false, error });
-	log(`e2e runner crashed: ${error.stack ?? error}`);
-}
-killAll();
-printTimings('e2e timings');
-const failed = results.filter((r) => !r.ok);
-if (failed.length > 0) {
-	process.stdout.write('\nFailed:\n');
-	for (const f of failed) process.stdout.write(`  ✘ ${f.name}: ${String(f.error?.message ?? f.error).split('\n')[0]}\n`);
-}
-process.stdout.write(`\ne2e: ${results.length - failed.length} passed, ${failed.length} failed\n`);
-process.exit(failed.length > 0 || crashed ? 1 : 0);
+await runTier(main);

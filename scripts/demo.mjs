@@ -1,5 +1,6 @@
 // The main job in a real n8n (run it as `bash scripts/demo.sh`, see that file for the options).
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 import {
@@ -12,20 +13,26 @@ import {
 	buildAndPack,
 	ensureN8n,
 	ensureRepoDeps,
-	executeWorkflow,
 	importCredentials,
 	importWorkflows,
 	installCleanup,
 	killAll,
 	log,
+	n8nCli,
 	nodeItems,
 	nodeOutputs,
 	phase,
 	prepareInstance,
+	parseRawOutput,
 	printTimings,
+	startIncomingWebhookProcess,
 	startN8n,
 	startStandinProcess,
+	writeBatchExample,
 } from './lib/harness.mjs';
+
+const REVIEW_NODE = 'Human review';
+const REVIEW_OUTPUT_NODES = ['Refund after review', 'Decline after review', 'Ask customer for details'];
 
 function usage() {
 	return `Usage: bash scripts/demo.sh [--editor] [--line 2|1]
@@ -68,18 +75,20 @@ const pad = (s, n) => String(s ?? '').slice(0, n).padEnd(n);
 const padL = (s, n) => String(s ?? '').slice(0, n).padStart(n);
 
 /** Prints, per refund request, the CloMan output it left on and what the workflow then did. */
-function printBatchReport(run, backendLabel) {
+function printBatchReport(run, backendLabel, reviewLinks) {
 	const outputs = nodeOutputs(run, 'CloMan');
 	if (!outputs) throw new Error('the CloMan node did not run');
-	const outputNames = ['Approved', 'Needs Review'];
+	const outputNames = ['Auto-Decided', 'Needs Review'];
 	const then = new Map();
 	const mark = (node, label) => {
 		for (const item of nodeItems(run, node)) then.set(item.json.id, label(item.json));
 	};
 	mark('Mark refunded', () => 'refunded');
 	mark('Mark declined', () => 'declined');
-	mark('Queue for review', () => 'queued for a reviewer');
-	mark('Record review', (j) => `reviewed: ${j.status}`);
+	const waiting = run.status === 'waiting' && run.data.resultData.lastNodeExecuted === REVIEW_NODE;
+	const refused = run.data.resultData.error?.node?.name === REVIEW_NODE;
+	for (const { json } of outputs[1] ?? []) then.set(json.id, waiting ? 'waiting for a reviewer' : refused ? 'not reviewed (see below)' : '');
+	for (const node of REVIEW_OUTPUT_NODES) mark(node, (j) => `reviewed: ${j.status}`);
 
 	const rows = [];
 	outputs.forEach((items, index) => {
@@ -106,7 +115,30 @@ function printBatchReport(run, backendLabel) {
 	for (const v of then.values()) byThen[v] = (byThen[v] ?? 0) + 1;
 	process.stdout.write(`\n  ${counts}   (${Object.entries(byThen).map(([k, v]) => `${k}: ${v}`).join(', ')})\n`);
 	const status = run.status ?? (run.finished ? 'success' : 'unknown');
-	process.stdout.write(`  execution: ${status}, ${rows.length} of ${total} input items on exactly one output: ${rows.length === total && new Set(rows.map((r) => r.json.id)).size === total ? 'yes' : 'NO'}\n\n`);
+	process.stdout.write(`  execution: ${status}, ${rows.length} of ${total} input items on exactly one output: ${rows.length === total && new Set(rows.map((r) => r.json.id)).size === total ? 'yes' : 'NO'}\n`);
+	if (waiting) {
+		process.stdout.write(
+			`\n  The ${outputs[1].length} items that need a person wait on one review page ("${REVIEW_NODE}").\n` +
+				(reviewLinks.length > 0
+					? `  Its link was posted to the local incoming webhook (standing in for a Slack channel):\n    ${reviewLinks.join('\n    ')}\n`
+					: '  No link reached the local incoming webhook.\n') +
+				'  The link needs the n8n server: to review in a browser, run bash scripts/editor.sh and execute the workflow there.\n',
+		);
+	}
+	if (refused) {
+		const error = run.data.resultData.error;
+		process.stdout.write(`\n  "${REVIEW_NODE}" refused to run: ${error.message}${error.description ? `\n  ${error.description}` : ''}\n`);
+	}
+	process.stdout.write('\n');
+}
+
+/** A port that is free now: the one the editor's receiver had last time (so its saved workflow still points at it), else any. */
+function portIsFree(port) {
+	return new Promise((resolve) => {
+		const server = net.createServer();
+		server.once('error', () => resolve(false));
+		server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+	});
 }
 
 async function main() {
@@ -138,14 +170,45 @@ async function main() {
 		log(`  backend: ${backend.label}`);
 	}
 
+	// The review link of the batch example goes to a local incoming webhook (standing in for a chat
+	// channel), which prints it here. The editor keeps its receiver's port between runs, because the
+	// saved workflow holds the address.
+	const portFile = path.join(instance.userFolder, 'incoming-webhook.port');
+	const savedPort = opts.editor && fs.existsSync(portFile) ? Number(fs.readFileSync(portFile, 'utf8')) : 0;
+	const port = savedPort > 0 && (await portIsFree(savedPort)) ? savedPort : 0;
+	const reviewLinks = [];
+	const receiver = await phase('incoming webhook for the review link, on 127.0.0.1', () =>
+		startIncomingWebhookProcess({
+			port,
+			onPost: (post) => {
+				reviewLinks.push(...post.links);
+				if (opts.editor) {
+					process.stdout.write(
+						`\n  ▶ The local incoming webhook got a message (${post.path}):\n    ${post.message.split('\n').join('\n    ')}\n` +
+							post.links.map((link) => `\n    Review page: ${link}\n`).join('') +
+							'\n',
+					);
+				}
+			},
+		}),
+	);
+	const channelUrl = receiver.urlFor('slack');
+	fs.writeFileSync(portFile, String(new URL(receiver.url).port));
+	log(`  review link goes to ${channelUrl}`);
+
 	// The editor's user folder is kept between runs: the examples are imported into a new one only,
-	// so a person's changes survive; the credential is imported every time (the stand-in's port changes).
+	// so a person's changes survive; the credential is imported every time (the stand-in's port changes),
+	// the batch example again if the receiver had to take another port.
 	const keepWorkflows = opts.editor && fs.existsSync(path.join(instance.userFolder, '.n8n', 'database.sqlite'));
-	await phase(keepWorkflows ? 'import credential (workflows kept from the last run)' : 'import credential + example workflows', async () => {
+	const keepBatch = keepWorkflows && port === savedPort;
+	await phase(keepWorkflows ? `import credential${keepBatch ? '' : ' + the batch example'} (workflows kept from the last run)` : 'import credential + example workflows', async () => {
 		await importCredentials(instance, [
 			{ ...DEMO_CREDENTIAL, type: CREDENTIAL_TYPE, data: { apiKey: backend.apiKey, baseUrl: backend.baseUrl } },
 		]);
-		if (!keepWorkflows) await importWorkflows(instance, [EXAMPLES.batch.file, EXAMPLES.route.file]);
+		const files = [];
+		if (!keepBatch) files.push(writeBatchExample(instance.userFolder, channelUrl));
+		if (!keepWorkflows) files.push(EXAMPLES.route.file);
+		if (files.length > 0) await importWorkflows(instance, files);
 	});
 	if (keepWorkflows) log(`  to start over with fresh examples: rm -rf ${path.relative(ROOT, instance.userFolder)}`);
 
@@ -164,7 +227,14 @@ n8n ${lineInfo.version} with n8n-nodes-cloman is running:
   Credential "${DEMO_CREDENTIAL.name}" → ${backend.label}
 
   Open a workflow, or a new one and search the node panel for "CloMan".
-  Everything listens on 127.0.0.1 only. Ctrl-C stops n8n${backend.standin ? ' and the stand-in' : ''}.
+
+  Try the human review: open the scheduled batch approvals workflow and click "Execute workflow".
+  CloMan decides 12 refund requests; the 6 it leaves to a person wait on "${REVIEW_NODE}", which
+  posts its review link to a local incoming webhook (standing in for a Slack channel:
+  ${channelUrl}). The link is printed here when it arrives; open it, keep or change
+  each decision, submit, and watch the run finish in the editor.
+
+  Everything listens on 127.0.0.1 only. Ctrl-C stops n8n${backend.standin ? ', the stand-in' : ''} and the incoming webhook.
   n8n log: ${path.relative(ROOT, instance.logFile)}
 `);
 		await new Promise((resolve) => child.once('close', resolve));
@@ -172,11 +242,18 @@ n8n ${lineInfo.version} with n8n-nodes-cloman is running:
 		return;
 	}
 
-	const result = await phase(`n8n execute --id=${EXAMPLES.batch.id} (scheduled batch approvals, headless)`, () =>
-		executeWorkflow(instance, EXAMPLES.batch.id),
-	);
-	printBatchReport(result.run, backend.label);
+	// The run pauses at the review (n8n 2.x) or stops there (1.x refuses it): both end the command.
+	const run = await phase(`n8n execute --id=${EXAMPLES.batch.id} (scheduled batch approvals, headless)`, async () => {
+		const r = await n8nCli(instance, ['execute', `--id=${EXAMPLES.batch.id}`, '--rawOutput'], { allowFail: true });
+		const parsed = parseRawOutput(r.stdout + '\n' + r.stderr);
+		const error = parsed.data?.resultData?.error;
+		if (error && error.node?.name !== REVIEW_NODE) throw new Error(`the workflow failed: ${error.message}${error.node ? ` (node ${error.node.name ?? error.node})` : ''}`);
+		return parsed;
+	});
+	await new Promise((r) => setTimeout(r, 500)); // the receiver's last lines
+	printBatchReport(run, backend.label, reviewLinks);
 	if (backend.standin) await backend.standin.stop();
+	await receiver.stop();
 	printTimings('Demo timings');
 	fs.rmSync(path.join(instance.userFolder, 'credentials-import.json'), { force: true });
 }

@@ -137,7 +137,7 @@ describe('node-level: a bad Base URL or API key in the credential', () => {
 	});
 
 	// A routing node must not let items through when it could not decide them. Under Continue, n8n
-	// passes the INPUT items on the node's first output when execute() throws — here "Approved".
+	// passes the INPUT items on the node's first output when execute() throws — here "Auto-Decided".
 	test.each(['continueErrorOutput', 'continueRegularOutput'] as const)(
 		'%s: no request, and no item comes out as if decided — every item fails with the message',
 		async (onError) => {
@@ -166,7 +166,7 @@ describe('node-level: a bad Base URL or API key in the credential', () => {
 					);
 				if (!ok) {
 					failures.push(
-						`${entry.name}: status ${result.status}, Approved got ${approved.length} raw input item(s) ` +
+						`${entry.name}: status ${result.status}, Auto-Decided got ${approved.length} raw input item(s) ` +
 							`${JSON.stringify(approved.map((item) => item.json))}, failed items ${errorItems.length}`,
 					);
 				}

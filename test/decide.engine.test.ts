@@ -134,7 +134,7 @@ describe('request mapping', () => {
 });
 
 describe('routing', () => {
-	test('human review: Approved and Needs Review, all twelve fields, paired, in input order', async () => {
+	test('human review: Auto-Decided and Needs Review, all twelve fields, paired, in input order', async () => {
 		const { outputs } = await run({ parameters: { ...refundParameters, routeBy: 'review' } });
 		expect(outputs).toHaveLength(2);
 		const [approved, review] = outputs;
@@ -260,8 +260,8 @@ describe('retries', () => {
 		expect(standin.requests.map((request) => request.status)).toEqual([429, 429, 200]);
 		expect(b - a).toBeGreaterThanOrEqual(990);
 		expect(b - a).toBeLessThan(1900);
-		// an HTTP date has whole-second resolution: "2 s ahead", rounded up to the next whole second, lands
-		// between 2 and 3 s after the answer
+		// an HTTP date has whole-second resolution: the stand-in rounds "2 s from now" UP to the next whole
+		// second (never earlier than the wait it means), so the wait lands between 2 and 3 s after the answer
 		expect(c - b).toBeGreaterThanOrEqual(1990);
 		expect(c - b).toBeLessThan(3400);
 	});
@@ -335,7 +335,7 @@ describe('errors', () => {
 			parameters: { ...refundParameters, routeBy: 'review', options: { concurrency: 1 } },
 		});
 		expect(error).toBeUndefined();
-		expect(outputs).toHaveLength(3); // Approved, Needs Review, error
+		expect(outputs).toHaveLength(3); // Auto-Decided, Needs Review, error
 		const failed = outputs[2];
 		expect(failed).toHaveLength(1);
 		expect(failed[0].pairedItem).toEqual({ item: 0 });
@@ -353,7 +353,7 @@ describe('errors', () => {
 		expect(outputs[0].length + outputs[1].length).toBe(4);
 	});
 
-	test('"Continue": a failed item goes on to Needs Review, never Approved, keeping its fields', async () => {
+	test('"Continue": a failed item goes on to Needs Review, never Auto-Decided, keeping its fields', async () => {
 		standin.enqueueFaults({ status: 401 });
 		const { outputs } = await run({
 			onError: 'continueRegularOutput',

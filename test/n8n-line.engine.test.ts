@@ -75,8 +75,50 @@ describe(`n8n ${EXPECTED.major}.x line (N8N_LINE=${process.env.N8N_LINE ?? ''})`
 			});
 			expect(result.error).toBeUndefined();
 			expect(result.status).toBe('success');
-			// Default policy: 50 → approve, no review ("Approved"); 300 → approve but needs review ("Needs Review").
+			// Default policy: 50 → approve, no review ("Auto-Decided"); 300 → approve but needs review ("Needs Review").
 			expect(result.outputs.map((items) => items.length)).toEqual([1, 1]);
 		});
+	});
+
+	describe('Review ("Wait for Human Review") on this line', () => {
+		const items = [
+			{ id: 'a', cloman: { decision: 'approve' } },
+			{ id: 'b', cloman: { decision: 'deny' } },
+		];
+		const review = async (onError?: 'continueRegularOutput') =>
+			await runCloMan({
+				items,
+				parameters: { operation: 'review' },
+				credential: { apiKey: 'cloman_sk_test_good', baseUrl: 'http://127.0.0.1:9' },
+				onError,
+			});
+
+		if (LINE_1) {
+			test('refuses: unsigned resume links and one output on resume; says what to do; nothing waits', async () => {
+				const result = await review();
+				expect(result.status).toBe('error');
+				expect(result.run.waitTill).toBeUndefined();
+				expect(result.error?.message).toBe(
+					'"Wait for Human Review" needs n8n 2.x: this n8n gives resume links without a signature, so anyone who knows the execution id could submit the review, and it keeps only the first output when a run resumes.',
+				);
+				expect(result.error?.description).toMatch(/^Upgrade n8n to 2\.x, or send the Needs Review items to n8n's Wait node/);
+			});
+
+			test('under "Continue" every item fails on "Not Reviewed", none on a decision output, nothing waits', async () => {
+				const result = await review('continueRegularOutput');
+				expect(result.status).toBe('success');
+				expect(result.run.waitTill).toBeUndefined();
+				expect(result.outputs.slice(1).flat()).toEqual([]);
+				expect(result.outputs[0].map((item) => item.json.id)).toEqual(['a', 'b']);
+				expect(result.outputs[0][0].json.error).toMatchObject({ code: 'REVIEW_NOT_STARTED' });
+			});
+		} else {
+			test('waits, with a resume token in the execution (the link is signed)', async () => {
+				const result = await review();
+				expect(result.error).toBeUndefined();
+				expect(result.status).toBe('waiting');
+				expect(JSON.parse(result.stored.data).resumeToken).toMatch(/^[0-9a-f]{64}$/);
+			});
+		}
 	});
 });

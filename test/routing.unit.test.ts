@@ -14,8 +14,8 @@ const names = (parameters: INodeParameters) => configuredOutputs(parameters).map
 
 describe('outputs computed from parameters', () => {
 	test('human review (the default)', () => {
-		expect(names({})).toEqual(['Approved', 'Needs Review']);
-		expect(names({ routeBy: 'review' })).toEqual(['Approved', 'Needs Review']);
+		expect(names({})).toEqual(['Auto-Decided', 'Needs Review']);
+		expect(names({ routeBy: 'review' })).toEqual(['Auto-Decided', 'Needs Review']);
 	});
 	test('one output', () => expect(names({ routeBy: 'single' })).toEqual(['Decision']));
 	test('decision values with names, review output and fallback', () => {
@@ -49,7 +49,7 @@ describe('human review routing', () => {
 		[decision({ decision: 'deny' }), 0],
 	])('%p → output %p', (response, output) => expect(routeResponse(plan, response)).toBe(output));
 	test('no floor when 0', () => expect(needsReview(decision({ confidence: 0.01 }), 0)).toBe(false));
-	test('failed items go to Needs Review, never to Approved', () => expect(plan.failureOutput).toBe(1));
+	test('failed items go to Needs Review, never to Auto-Decided', () => expect(plan.failureOutput).toBe(1));
 });
 
 describe('decision value routing', () => {

@@ -252,6 +252,16 @@ describe('decision policy', () => {
     expect(a.json).toMatchObject({ ...expectation, confidence_level: 'medium' });
   });
 
+  test('data.expect.reasoning (a string) replaces the reasoning, markup and all; anything else is ignored', async () => {
+    const reasoning = 'Looks fine. <script>alert(1)</script>';
+    const a = await call(s, { body: { context: 'Decide', data: { amount: 5, expect: { reasoning } } } });
+    expectContract(a);
+    expect(a.json).toMatchObject({ decision: 'approve', reasoning });
+    const b = await call(s, { body: { context: 'Decide', data: { amount: 5, expect: { reasoning: 42 } } } });
+    expectContract(b);
+    expect(b.json.reasoning).toBe('Amount 5 is within the auto-approval limit of 100.');
+  });
+
   test('options.policy replaces the default policy; data.expect still wins', async () => {
     const p = await standin({ policy: (body) => ({ decision: `custom:${body.action_type}`, confidence: 0.6, reasoning: 'mine' }) });
     const a = await call(p, { body: { context: 'x', action_type: 'purchase', data: { amount: 5 } } });

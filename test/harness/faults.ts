@@ -444,7 +444,7 @@ export function checkFaultRun(run: FaultRun, check: { exactAttempts?: boolean } 
 	const maxRetries = (run.parameters.options as { maxRetries: number }).maxRetries;
 	expect(result.error).toBeUndefined();
 	expect(result.status).toBe('success');
-	// review routing: Approved, Needs Review, then the error output.
+	// review routing: Auto-Decided, Needs Review, then the error output.
 	expect(result.outputs).toHaveLength(3);
 	const errorOutput = result.outputs[2];
 	const decidedItems = [...result.outputs[0], ...result.outputs[1]];

@@ -7,6 +7,7 @@
  */
 const http = require('node:http');
 const { performance } = require('node:perf_hooks');
+const { readBody, listenOnLoopback, numberArg } = require('./loopback');
 
 const DECIDE_PATH = '/api/v1/public/decide';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -218,21 +219,6 @@ function checkFault(fault) {
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
-/** @param {import('node:http').IncomingMessage} req @returns {Promise<string | null>} null when over MAX_BODY_BYTES */
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    /** @type {Buffer[]} */
-    const chunks = [];
-    let size = 0;
-    req.on('data', (chunk) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /**
  * @param {StandinOptions} [options]
  * @returns {Promise<Standin>}
@@ -322,6 +308,7 @@ async function startStandin(options = {}) {
     for (const field of ['decision', 'confidence', 'requires_human_review', 'was_escalated']) {
       if (expect[field] !== undefined) chosen[field] = expect[field];
     }
+    if (typeof expect.reasoning === 'string') chosen.reasoning = expect.reasoning;
     const decision = chosen.decision ?? 'needs_more_info';
     const confidence = typeof chosen.confidence === 'number' ? chosen.confidence : 0.5;
     const other = decision === 'approve' ? 'deny' : decision === 'deny' ? 'approve' : 'escalate';
@@ -384,7 +371,7 @@ async function startStandin(options = {}) {
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   async function handle(req, res) {
     const started = performance.now();
-    const rawBody = await readBody(req).catch(() => null);
+    const rawBody = await readBody(req, MAX_BODY_BYTES).catch(() => null);
     /** @type {RecordedRequest} */
     const rec = {
       n: ++n,
@@ -459,30 +446,7 @@ async function startStandin(options = {}) {
       .finally(() => inFlight--);
   });
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve(undefined));
-  });
-  server.unref();
-  const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
-
-  /** @type {() => void} */
-  let markClosed = () => {};
-  /** @type {Promise<void>} */
-  const closed = new Promise((resolve) => (markClosed = resolve));
-  let closing = false;
-  /** Stops listening and destroys open sockets; idempotent. */
-  const close = () => {
-    if (!closing) {
-      closing = true;
-      clearTimeout(lifetime);
-      server.close(() => markClosed());
-      server.closeAllConnections();
-    }
-    return closed;
-  };
-  const lifetime = setTimeout(close, options.lifetimeMs ?? 15 * 60 * 1000);
-  lifetime.unref();
+  const { port, close, closed } = await listenOnLoopback(server, { port: options.port, lifetimeMs: options.lifetimeMs ?? 15 * 60 * 1000 });
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -513,13 +477,7 @@ async function startStandin(options = {}) {
 /** @param {string[]} argv */
 async function main(argv) {
   /** @param {string} name */
-  const num = (name) => {
-    const i = argv.indexOf(name);
-    if (i < 0) return undefined;
-    const v = Number(argv[i + 1]);
-    if (!Number.isFinite(v)) throw new Error(`${name} needs a number`);
-    return v;
-  };
+  const num = (name) => numberArg(argv, name);
   const perSecond = num('--rate-per-second');
   const standin = await startStandin({
     port: num('--port'),

@@ -1,0 +1,101 @@
+import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
+
+/** The query parameter n8n 2.x puts its per-execution resume token in. */
+export const SIGNATURE_PARAM = 'signature';
+
+/**
+ * The review link: the run's resume URL with "/<node id>" added to its path, the query (the resume
+ * token) kept. `signed` is false when the URL carries no token: n8n 1.x, where anyone who knows the
+ * execution id can resume the run.
+ */
+export function reviewLink(resumeUrl: string, nodeId: string): { url: string; signed: boolean } {
+	const url = new URL(resumeUrl);
+	url.pathname = `${url.pathname.replace(/\/+$/, '')}/${encodeURIComponent(nodeId)}`;
+	const token = url.searchParams.get(SIGNATURE_PARAM);
+	return { url: url.toString(), signed: typeof token === 'string' && token !== '' };
+}
+
+export type NotifyFormat = 'text' | 'discord' | 'generic';
+
+export interface NotifyInfo {
+	title: string;
+	url: string;
+	itemCount: number;
+	executionId: string;
+	/** ISO time the link stops working, when the wait is limited. */
+	expiresAt?: string;
+}
+
+/** The JSON body for an incoming webhook of the given shape. */
+export function notificationBody(format: NotifyFormat, info: NotifyInfo): IDataObject {
+	const items = `${info.itemCount} item${info.itemCount === 1 ? '' : 's'}`;
+	const until = info.expiresAt ? ` (until ${info.expiresAt})` : '';
+	const text = `${info.title}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until}: ${info.url}`;
+	if (format === 'discord') return { content: text };
+	if (format === 'generic') {
+		return {
+			text,
+			url: info.url,
+			execution_id: info.executionId,
+			item_count: info.itemCount,
+			expires_at: info.expiresAt ?? null,
+		};
+	}
+	return { text };
+}
+
+/** The host of a webhook URL, safe to show: the path of an incoming-webhook URL is its secret. */
+function hostOf(url: string): string {
+	try {
+		return new URL(url).host;
+	} catch {
+		return 'an invalid URL';
+	}
+}
+
+const NETWORK_REASONS: Record<string, string> = {
+	ECONNREFUSED: 'the connection was refused',
+	ENOTFOUND: 'its host name is unknown',
+	EAI_AGAIN: 'its host name could not be resolved',
+	ECONNRESET: 'the connection was dropped',
+	ETIMEDOUT: 'it did not answer in time',
+	ECONNABORTED: 'it did not answer in time',
+};
+
+/**
+ * POST the link to an incoming-webhook URL through n8n's request helper. Returns a message saying
+ * what went wrong (naming only the host), or undefined when the receiver accepted it (2xx).
+ */
+export async function postNotification(
+	ctx: IExecuteFunctions,
+	webhookUrl: string,
+	body: IDataObject,
+): Promise<string | undefined> {
+	let parsed: URL;
+	try {
+		parsed = new URL(webhookUrl.trim());
+	} catch {
+		return 'Webhook URL of "Notify Reviewer" is not a URL';
+	}
+	if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+		return `Webhook URL of "Notify Reviewer" must start with https:// or http://, not "${parsed.protocol}"`;
+	}
+	const host = hostOf(parsed.toString());
+	try {
+		const answer = (await ctx.helpers.httpRequest({
+			method: 'POST',
+			url: parsed.toString(),
+			body,
+			json: true,
+			timeout: 15_000,
+			returnFullResponse: true,
+			ignoreHttpStatusErrors: true,
+		})) as { statusCode: number };
+		if (answer.statusCode >= 200 && answer.statusCode < 300) return undefined;
+		return `The review link could not be posted to ${host}: it answered HTTP ${answer.statusCode}`;
+	} catch (error) {
+		// In words: n8n's error class replaces a message that names a socket code with its own text.
+		const code = String((error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code ?? '');
+		return `The review link could not be posted to ${host}: ${NETWORK_REASONS[code] ?? 'it did not answer'}`;
+	}
+}
