@@ -12,10 +12,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { CREDENTIAL_TYPE, NODE_TYPE, log, phase } from '../scripts/lib/harness.mjs';
+import { restExecution } from './expect.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -124,14 +124,11 @@ export async function checkOverlappingRuns({ instance, api, check, prefix }) {
 
 				const executions = await finishedExecutions(api, workflow.id, started);
 				const wallMs = Math.max(...executions.map((e) => Date.parse(e.stoppedAt))) - started;
-				const { parse } = createRequire(path.join(instance.n8n.dir, 'node_modules', 'n8n', 'package.json'))('flatted');
 				const seen = new Set();
 				let failed = 0;
 				for (const summary of executions) {
 					assert.equal(summary.status, 'success', `execution ${summary.id}: ${summary.status}`);
-					const r = await api.get(`/rest/executions/${summary.id}`);
-					assert.equal(r.status, 200, `GET /rest/executions/${summary.id}: ${r.status}`);
-					const data = parse(r.json.data.data);
+					const { data } = await restExecution(api, instance, summary.id);
 					const body = data.resultData.runData.Webhook[0].data.main[0][0].json.body;
 					const inputs = body.items.map((item) => item.id);
 					const [decided = [], errors = []] = data.resultData.runData.CloMan[0].data.main;

@@ -50,6 +50,7 @@ import {
 } from '../scripts/lib/harness.mjs';
 import { FAST_STALL_DETECTION, ensureQueueServices, queueEnv, startPostgres, startQueueProcess, startRedis } from '../scripts/lib/queue.mjs';
 import { checkRunner } from './checks.mjs';
+import { codeNodeItems, needsReview, restExecution } from './expect.mjs';
 
 const require = createRequire(import.meta.url);
 const { startStandin, defaultPolicy } = require('../test/standin/server.js');
@@ -99,9 +100,7 @@ function readExample() {
 
 /** The example's input items, by running its Code node the way n8n's Code node does. */
 function exampleInputs() {
-	const { code } = readExample();
-	// eslint-disable-next-line no-new-func
-	return new Function(code.parameters.jsCode)().map((i) => i.json);
+	return codeNodeItems(EXAMPLES.batch.file, readExample().code.name);
 }
 
 /**
@@ -208,8 +207,6 @@ function writeReviewWorkflow(dir, notifyUrl) {
 	return { file: writeWorkflow(dir, workflow), triggerName: trigger.name, reviewName: review.name };
 }
 
-const needsReview = (d) => d.requires_human_review === true || d.was_escalated === true;
-
 /** What the stand-in's policy decides for each input item: ids by output. */
 function expectedRouting(batch) {
 	const approved = [];
@@ -243,16 +240,6 @@ async function waitForExecutions(pg, { workflowId, afterId = 0, count, statuses 
 		}
 		await sleep(500);
 	}
-}
-
-function flatted(main) {
-	return createRequire(path.join(main.n8n.dir, 'node_modules', 'n8n', 'package.json'))('flatted');
-}
-
-async function executionData(api, main, id) {
-	const r = await api.get(`/rest/executions/${id}`);
-	assert.equal(r.status, 200, `GET /rest/executions/${id}: ${r.status} ${r.text.slice(0, 300)}`);
-	return { status: r.json.data.status, data: flatted(main).parse(r.json.data.data) };
 }
 
 /** Execution ids a worker log says it started and finished. */
@@ -584,7 +571,7 @@ async function checkConcurrentRuns({ pg, standin, answered, api, mainInstance, m
 	const runs = [];
 	await check('every item of every run leaves CloMan on exactly one output (Auto-Decided / Needs Review as the policy decides), each decision one the stand-in gave for that item', async () => {
 		for (const id of ids) {
-			const { status, data } = await executionData(api, mainInstance, id);
+			const { status, data } = await restExecution(api, mainInstance, id);
 			assert.equal(status, 'success', `execution ${id}: ${status}`);
 			const batch = triggerBatch(data, workflow.triggerName);
 			assert.ok(batches.includes(batch), `execution ${id}: batch ${batch}`);
@@ -686,7 +673,7 @@ async function checkReview({ pg, api, mainInstance, mainProcess, workers, review
 		assert.ok(!mainLog(mainProcess.logFile).startedHere.includes(execId), 'the main process ran it');
 		// The worker that ran the first part finished it once, the one that ran the resume once more.
 		const resumedOn = runs.find((r) => r.n === (r.w === pausedOn[0] ? 2 : 1)).w.label;
-		const { data } = await executionData(api, mainInstance, execId);
+		const { data } = await restExecution(api, mainInstance, execId);
 		const outputs = data.resultData.runData[reviewWorkflow.reviewName].at(-1).data.main.map((o) => (o ?? []).map((i) => i.json));
 		assert.equal(outputs.length, REVIEW.outputs.length, `Review outputs: ${outputs.length}`);
 		const outputOf = (decision) => {
@@ -749,7 +736,7 @@ async function checkWorkerKill({ pg, standin, answered, api, mainInstance, mainP
 		assert.ok(!workerLog(survivor.logFile).started.includes(execId), `${survivor.label} ran execution ${execId} again`);
 	});
 	await check('what the user sees: the execution\'s error, and no CloMan output: no item reported decided', async () => {
-		const { status, data } = await executionData(api, mainInstance, execId);
+		const { status, data } = await restExecution(api, mainInstance, execId);
 		const error = data.resultData.error;
 		log(`      REST /rest/executions/${execId}: status "${status}", error: ${error?.message ?? '(none)'}`);
 		assert.ok(['error', 'crashed'].includes(status), status);
@@ -772,7 +759,7 @@ async function checkWorkerKill({ pg, standin, answered, api, mainInstance, mainP
 		const retryId = String(r.json.data.id);
 		const [row] = await waitForExecutions(pg, { afterId: Number(retryId) - 1, count: 1, timeoutMs: 60_000 });
 		assert.equal(row.status, 'error', `retry ${retryId}: ${row.status}`);
-		retryError = (await executionData(api, mainInstance, retryId)).data.resultData.error?.message;
+		retryError = (await restExecution(api, mainInstance, retryId)).data.resultData.error?.message;
 		assert.ok(workers.some((w) => workerLog(w.logFile).finished.includes(retryId)), `no worker ran the retry ${retryId}`);
 		const asked = standin.requests.filter((x) => x.body?.data?.id?.endsWith(`/${SLOW_BATCH}`) && x.at >= retryAt);
 		assert.equal(asked.length, 0, `the retry asked CloMan ${asked.length} times`);
@@ -785,7 +772,7 @@ async function checkWorkerKill({ pg, standin, answered, api, mainInstance, mainP
 		await fireWebhook(mainInstance, SLOW_BATCH);
 		const [row] = await waitForExecutions(pg, { afterId: last, count: 1, timeoutMs: 120_000 });
 		assert.equal(row.status, 'success', `re-run ${row.id}: ${row.status}`);
-		const { data } = await executionData(api, mainInstance, row.id);
+		const { data } = await restExecution(api, mainInstance, row.id);
 		const outputs = assertBatchOutputs(data, { batch: SLOW_BATCH, clomanName: workflow.clomanName, answered });
 		for (const item of outputs.flat()) {
 			assert.ok(answered.get(item.cloman.decision_id).at >= rerunAt, `${item.id}: decision ${item.cloman.decision_id} is from before the re-run`);

@@ -10,12 +10,12 @@
 // execution finishes with every item on the output of its final decision, with `review` set and the
 // input fields kept; a second submit resumes nothing.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
 import { EXAMPLES, ROOT, batchExampleWithChannel, log, sleep } from '../scripts/lib/harness.mjs';
 import { launchLoopbackBrowser } from './browser.mjs';
+import { codeNodeItems, needsReview, restExecution, sameIds } from './expect.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -89,18 +89,10 @@ function reviewWorkflow(channelUrl, { id, path: triggerPath, limit } = { id: REV
 }
 
 /** The items the example's Code node emits (its own jsCode, run the way n8n's Code node would). */
-function refundRequests() {
-	const workflow = JSON.parse(fs.readFileSync(EXAMPLES.batch.file, 'utf8'));
-	// eslint-disable-next-line no-new-func
-	return new Function(workflow.nodes.find((n) => n.name === 'Refund requests').parameters.jsCode)().map((i) => i.json);
-}
-
-const needsReview = (d) => d.requires_human_review === true || d.was_escalated === true;
-
 /** The requests that reach the Review node, with the clone's decision (the stand-in's policy). */
 export function expectedReviewItems() {
 	const { defaultPolicy } = require('../test/standin/server.js');
-	return refundRequests()
+	return codeNodeItems(EXAMPLES.batch.file, 'Refund requests')
 		.map((input) => ({ input, decision: defaultPolicy({ data: input }) }))
 		.filter((e) => needsReview(e.decision));
 }
@@ -129,17 +121,10 @@ function linkVariants(link) {
 	];
 }
 
-async function executionOf(api, instance, id) {
-	const { parse } = createRequire(path.join(instance.n8n.dir, 'node_modules', 'n8n', 'package.json'))('flatted');
-	const r = await api.get(`/rest/executions/${id}`);
-	assert.equal(r.status, 200, `GET /rest/executions/${id}: ${r.status} ${r.text.slice(0, 200)}`);
-	return { status: r.json.data.status, data: parse(r.json.data.data), raw: r.json.data };
-}
-
 async function waitForStatus(api, instance, id, wanted, timeoutMs = 60_000) {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		const e = await executionOf(api, instance, id);
+		const e = await restExecution(api, instance, id);
 		if (wanted.includes(e.status)) return e;
 		if (['error', 'crashed', 'canceled'].includes(e.status)) {
 			throw new Error(`execution ${id} ended with status ${e.status}: ${e.data?.resultData?.error?.message ?? ''}`);
@@ -336,7 +321,7 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 		for (const { input } of expected) assert.ok(plainHtml.includes(input.id), `the page at $execution.resumeUrl lacks ${input.id}`);
 		keepAll = keepAllBody(html);
 		assert.ok(keepAll.has('form_end'), `the form has no form_end field: ${[...keepAll.keys()].join(', ')}`);
-		assert.equal((await executionOf(api, instance, executionId)).status, 'waiting', 'a GET resumed the run');
+		assert.equal((await restExecution(api, instance, executionId)).status, 'waiting', 'a GET resumed the run');
 	});
 
 	await check(`${p}: the link with no, an altered, a shortened or an empty token gets 401 (GET and POST) and resumes nothing`, async () => {
@@ -350,7 +335,7 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 			assert.equal(post.status, 401, `POST with ${what}: ${post.status} ${(await post.text()).slice(0, 200)}`);
 		}
 		await sleep(500);
-		const e = await executionOf(api, instance, executionId);
+		const e = await restExecution(api, instance, executionId);
 		assert.equal(e.status, 'waiting', `after the refused requests the run is ${e.status}`);
 		for (const { node } of REVIEW_OUTPUTS) assert.equal(e.data.resultData.runData[node], undefined, `${node} ran`);
 	});
@@ -471,7 +456,7 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 			const getText = await get.text();
 			assert.equal(get.status, 409, `GET after the submit: ${get.status} ${getText.slice(0, 200)}`);
 			await sleep(500);
-			const e = await executionOf(api, instance, executionId);
+			const e = await restExecution(api, instance, executionId);
 			assert.equal(e.status, 'success');
 			assert.equal(e.data.resultData.runData[REVIEW_NODE].length, before, 'the review node ran again');
 			for (const { node } of REVIEW_OUTPUTS) {
@@ -481,10 +466,6 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 	}
 
 	return waitLimitCheck();
-}
-
-function sameIds(actual, expected, label) {
-	assert.deepEqual([...actual].sort(), [...expected].sort(), `${label}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
 }
 
 /**

@@ -42,6 +42,7 @@ import {
 	writeBatchExample,
 } from '../scripts/lib/harness.mjs';
 import { checkRunner } from './checks.mjs';
+import { codeNodeItems, needsReview, sameIds } from './expect.mjs';
 import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSession, outputLabels, prepareBrowser, screenshotWorkflow } from './browser.mjs';
 import { checkOverlappingRuns } from './overlap.mjs';
 import { REVIEW_NODE, REVIEW_OUTPUTS, checkReview, checkReviewFromEditor } from './review.mjs';
@@ -66,22 +67,10 @@ const CREDENTIALS = {
 };
 
 /** The items a Code node of an example emits, by running its jsCode the way n8n's Code node would. */
-function codeNodeItems(file, nodeName) {
-	const workflow = JSON.parse(fs.readFileSync(file, 'utf8'));
-	const node = workflow.nodes.find((n) => n.name === nodeName);
-	// eslint-disable-next-line no-new-func
-	return new Function(node.parameters.jsCode)().map((i) => i.json);
-}
-
-const needsReview = (d) => d.requires_human_review === true || d.was_escalated === true;
-
 function idsOf(items) {
 	return items.map((i) => i.json.id);
 }
 
-function sameIds(actual, expected, label) {
-	assert.deepEqual([...actual].sort(), [...expected].sort(), `${label}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 
