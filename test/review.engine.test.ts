@@ -18,6 +18,7 @@ import { callWaitingWebhook, continueAfterTimeout, formBody, pathOf } from './ha
 import type { WebhookAnswer } from './harness/resume';
 import { fill, formFields, optionValues, sectionIndexes, submitWith } from './harness/review-page';
 import { startStandin } from './standin/server';
+import { KEEP, OTHER } from '../nodes/CloMan/actions/review/shape';
 
 const LINE_1 = process.env.N8N_LINE === '1';
 const describe2 = LINE_1 ? describe.skip : describe;
@@ -279,15 +280,23 @@ describe2('the page (GET)', () => {
 	test('offers keep, the listed values, the alternatives and free text, once each, not the clone\'s own', () => {
 		expect(optionValues(page.body, 0)).toEqual(['__keep__', 'deny', 'escalate', '__other__']);
 		expect(optionValues(page.body, 1)).toEqual(['__keep__', 'approve', 'escalate', '__other__']);
-		expect(optionValues(page.body, 2)).toEqual(['__keep__', 'approve', 'deny', '__other__']);
+		// "needs_more_info" is not a listed value: a person must choose, nothing is preselected
+		expect(optionValues(page.body, 2)).toEqual(['', '__keep__', 'approve', 'deny', '__other__']);
 		const fields = formFields(page.body).map(([name]) => name);
 		expect(fields).toEqual([
-			'page_start',
+			'view',
 			'state',
+			'state_text',
+			'fd',
+			'ff',
+			'fc',
+			'sort',
+			'bulk_to',
+			'bulk_min',
 			...[0, 1, 2].flatMap((i) => [`decision_${i}`, `custom_${i}`, `note_${i}`]),
 			'form_end',
 		]);
-		expect(page.body).toContain('<button type="submit" name="submit" value="1">');
+		expect(page.body).toContain('<button type="submit" name="submit" value="1" class="primary">');
 		expect(page.body).toContain('<button type="submit" name="keep_remaining" value="1"');
 	});
 
@@ -434,7 +443,8 @@ describe2('the submit (POST) and the resume', () => {
 		expect(answer.status).toBe(422);
 		expect(answer.resumed).toBeUndefined();
 		expect(answer.result?.workflowData).toBeUndefined();
-		expect(answer.body).toContain('1 item needs your attention; nothing was recorded yet.');
+		expect(answer.body).toContain('1 item needs your attention; nothing on this page was recorded yet.');
+		expect(answer.body).toContain('<a href="#item-0">');
 		expect(answer.body).toContain('&quot;refund twice&quot; is not one of the decisions offered for this item');
 		expect(answer.body).toContain('>kept note</textarea>');
 		// still waiting: a corrected submit goes through
@@ -468,7 +478,7 @@ describe2('the submit (POST) and the resume', () => {
 		const page = await get(paused.stored);
 		const answer = await post(paused.stored, submitWith(fill(formFields(page.body), { state: '{"0":["deny",""]}' }), 'submit'));
 		expect(answer.status).toBe(422);
-		expect(answer.body).toContain('The choices carried from the earlier pages are damaged');
+		expect(answer.body).toContain('The choices carried in the form are damaged');
 	});
 
 	test('a JSON body with the same fields works too (n8n parses application/json)', async () => {
@@ -506,7 +516,7 @@ describe2('big batches: 250 items per page, the last submit resumes', () => {
 			page = await post(paused.stored, submitWith(fill(fields, values), 'submit'));
 			if (n < 3) {
 				expect(page.resumed).toBeUndefined();
-				expect(page.body).toContain(`Items ${(n + 1) * 250 + 1}–${(n + 2) * 250} of 1000`);
+				expect(page.body).toContain(`Showing ${(n + 1) * 250 + 1}–${(n + 2) * 250} of 1000.`);
 			}
 		}
 		expect(seen).toHaveLength(1000);
@@ -524,6 +534,110 @@ describe2('big batches: 250 items per page, the last submit resumes', () => {
 		expect(done.status).toBe(200);
 		expect(done.body).toContain('600 items: 599 kept as the clone decided, 1 changed.');
 		expect(allOutputItems(done.resumed!.outputs)).toHaveLength(600);
+	});
+});
+
+describe2('a large review: filters, bulk actions, escalations, the address keeps the work', () => {
+	// clone: even → approve, odd → deny; confidence falls from 0.99 to 0.40; every 50th escalated
+	const batch = Array.from({ length: 600 }, (_, i) =>
+		decided(`i${i}`, i % 2 ? 'deny' : 'approve', { confidence: Math.round((0.99 - (i / 600) * 0.59) * 1000) / 1000, was_escalated: i % 50 === 7 }),
+	);
+	const listed = { decisions: { values: [{ value: 'approve' }, { value: 'deny' }] } };
+	const manual = async (stored: StoredExecution, fields: Array<[string, string]>, link: string) =>
+		await callWaitingWebhook(stored, {
+			method: 'POST',
+			pathAndQuery: pathOf(link),
+			contentType: 'application/x-www-form-urlencoded',
+			body: formBody(fields),
+			redirect: 'manual',
+		});
+	const getAt = async (stored: StoredExecution, location: string) => await callWaitingWebhook(stored, { method: 'GET', pathAndQuery: location });
+	const tallyOf = (html: string) => {
+		const match = /id="tally" data-total="(\d+)" data-shown="(\d+)" data-kept="(\d+)" data-changed="(\d+)" data-open="(\d+)"/.exec(html)!;
+		return { total: Number(match[1]), shown: Number(match[2]), kept: Number(match[3]), changed: Number(match[4]), open: Number(match[5]) };
+	};
+
+	test('filter → bulk → by hand → paging; every step answers 303 to an address that reloads to the same page; escalations need a person', async () => {
+		const paused = await pause(batch, listed);
+		const link = reviewLink(paused.stored);
+		let page = await get(paused.stored);
+		expect(tallyOf(page.body)).toEqual({ total: 600, shown: 600, kept: 588, changed: 0, open: 12 });
+		// 1. filter to low confidence (< 50 %): 303, the address holds the view; the same page on reload
+		let answer = await manual(paused.stored, submitWith(fill(formFields(page.body), { fc: 'low' }), 'submit').map(([n, v]) => (n === 'submit' ? ['apply_view', v] : [n, v])), link);
+		expect(answer.status).toBe(303);
+		let location = answer.headers.location;
+		expect(location).toMatch(/^\/webhook-waiting\/.+\?signature=[^&]+&v=%7C%7Clow%7C%7C0$/);
+		page = await getAt(paused.stored, location);
+		const low = sectionIndexes(page.body);
+		expect(low).toEqual(batch.map((_, i) => i).filter((i) => (batch[i].cloman as IDataObject).confidence as number < 0.5));
+		expect(tallyOf(page.body).shown).toBe(low.length);
+		// 2. bulk: set every shown item to deny
+		answer = await manual(paused.stored, [...fill(formFields(page.body), { bulk_to: 'deny' }), ['bulk_set', '1']], link);
+		expect(answer.status).toBe(303);
+		location = answer.headers.location;
+		page = await getAt(paused.stored, location);
+		expect(page.body).toContain(`${low.length} items set.`);
+		const evenLow = low.filter((i) => i % 2 === 0);
+		expect(tallyOf(page.body)).toMatchObject({ changed: evenLow.length });
+		// reload: the same address gives the same page, choices and all
+		const reloaded = await getAt(paused.stored, location);
+		expect(formFields(reloaded.body)).toEqual(formFields(page.body));
+		// 3. back to everything, one item by hand (page 1), then page 2 and 3 with "Save and show the next items"
+		answer = await manual(paused.stored, [...fill(formFields(page.body), { fc: '' }), ['apply_view', '1']], link);
+		page = await getAt(paused.stored, answer.headers.location);
+		expect(sectionIndexes(page.body)).toHaveLength(250);
+		answer = await manual(paused.stored, submitWith(fill(formFields(page.body), { decision_3: OTHER, custom_3: 'partial refund', note_3: 'by hand' }), 'submit'), link);
+		location = answer.headers.location;
+		expect(location.length).toBeLessThan(8000);
+		page = await getAt(paused.stored, location);
+		expect(sectionIndexes(page.body)[0]).toBe(250);
+		answer = await manual(paused.stored, submitWith(formFields(page.body), 'submit'), link);
+		page = await getAt(paused.stored, answer.headers.location);
+		expect(sectionIndexes(page.body)).toEqual(Array.from({ length: 100 }, (_, k) => 500 + k));
+		// 4. submit: refused while 12 escalated items have no decision; the page lists and links them
+		answer = await manual(paused.stored, submitWith(formFields(page.body), 'submit'), link);
+		expect(answer.status).toBe(422);
+		expect(answer.resumed).toBeUndefined();
+		// (the escalated items among the low-confidence ones got "deny" from the bulk action)
+		const escalated = batch.map((_, i) => i).filter((i) => i % 50 === 7 && !low.includes(i));
+		expect(escalated.length).toBeGreaterThan(5);
+		expect(sectionIndexes(answer.body)).toEqual(escalated);
+		for (const i of escalated) expect(answer.body).toContain(`<a href="#item-${i}">`);
+		expect(answer.body).toContain(`${escalated.length} items need your decision before the review can be submitted`);
+		// 5. keep the clone's decision for all of them (one bulk action), then submit
+		answer = await manual(paused.stored, [...fill(formFields(answer.body), { bulk_to: KEEP }), ['bulk_set', '1']], link);
+		page = await getAt(paused.stored, answer.headers.location);
+		expect(tallyOf(page.body).open).toBe(0);
+		const done = await post(paused.stored, submitWith(formFields(page.body), 'keep_remaining'));
+		expect(done.status).toBe(200);
+		const out = allOutputItems(done.resumed!.outputs);
+		expect(out).toHaveLength(600);
+		expect(new Set(out.map(({ item }) => item.json.id)).size).toBe(600);
+		const [, approve, deny, other] = done.resumed!.outputs;
+		for (const item of deny) expect((item.json.review as IDataObject).decision).toBe('deny');
+		expect(other.map((item) => [item.json.id, item.json.review])).toEqual([
+			['i3', expect.objectContaining({ decision: 'partial refund', decided_by: 'reviewer', changed: true, note: 'by hand', clone_decision: 'deny' })],
+		]);
+		expect(approve.length + deny.length + other.length).toBe(600);
+		const changedToDeny = deny.filter((item) => (item.json.review as IDataObject).changed).map((item) => Number(String(item.json.id).slice(1)));
+		expect(changedToDeny).toEqual(evenLow);
+	});
+
+	test('an altered address is refused with a fresh page, never a wrong one', async () => {
+		const paused = await pause(batch.slice(0, 10), listed);
+		const link = reviewLink(paused.stored);
+		const answer = await get(paused.stored, `${link}&s=zz`);
+		expect(answer.status).toBe(400);
+		expect(answer.body).toContain('This address does not hold valid choices');
+		expect(answer.resumed).toBeUndefined();
+	});
+
+	test('an escalated item is shown without a preselected decision and marked', async () => {
+		const paused = await pause(batch.slice(0, 10), listed);
+		const page = await get(paused.stored);
+		expect(optionValues(page.body, 7)[0]).toBe('');
+		expect(optionValues(page.body, 6)[0]).toBe(KEEP);
+		expect(page.body).toMatch(/<section class="item need" data-index="7"/);
 	});
 });
 

@@ -7,8 +7,11 @@ import type { INodeExecutionData } from 'n8n-workflow';
 import { cloneDecisionOf } from '../nodes/CloMan/actions/review/items';
 import { notificationBody, reviewLink } from '../nodes/CloMan/actions/review/link';
 import { escapeHtml, pageHeaders, renderDonePage, renderReviewPage } from '../nodes/CloMan/actions/review/page';
+import { noticeText } from '../nodes/CloMan/actions/review/page';
 import type { ReviewEntry } from '../nodes/CloMan/actions/review/shape';
-import { KEEP, OTHER, PAGE_SIZE, choicesFor, readSubmission, shapeOutputs } from '../nodes/CloMan/actions/review/shape';
+import { KEEP, OTHER, PAGE_SIZE, choicesFor, readState, readSubmission, reviewable, shapeOutputs } from '../nodes/CloMan/actions/review/shape';
+import type { Choice, View } from '../nodes/CloMan/actions/review/state';
+import { DEFAULT_VIEW, decodeView, encodeState, encodeView, needsPerson, shownEntries, tally } from '../nodes/CloMan/actions/review/state';
 import { configuredOutputs, planReviewRoutes, routeReviewed } from '../nodes/CloMan/routing';
 import { formFields, unescapeHtml } from './harness/review-page';
 
@@ -90,13 +93,20 @@ describe('the page builder', () => {
 				details: hostile,
 				clone: { ...clone(`deny${hostile}`, [`x${hostile}`]), reasoning: hostile, confidenceLevel: hostile, alternatives: [{ action: `x${hostile}`, reason: hostile }] },
 				choices: [`x${hostile}`],
+				needsPerson: false,
 				typed: { decision: OTHER, custom: hostile, note: hostile },
 				error: hostile,
 			},
 		],
-		start: 0,
+		view: { ...DEFAULT_VIEW, decision: hostile },
+		shown: 1,
 		total: 1,
-		state: `{"1":["${hostile}",""]}`,
+		tally: { kept: 0, changed: 1, open: 0 },
+		state: { s: '~', t: JSON.stringify({ 0: [hostile, ''] }) },
+		decisions: [hostile],
+		bulkTargets: [hostile],
+		attention: [7],
+		notice: hostile,
 		alerts: [hostile],
 		notReviewable: 0,
 		nonce: 'n"once',
@@ -115,8 +125,15 @@ describe('the page builder', () => {
 	test('the fields round-trip: what a browser sends is what was put in', () => {
 		const fields = Object.fromEntries(formFields(html));
 		expect(fields).toEqual({
-			page_start: '0',
-			state: `{"1":["${hostile}",""]}`,
+			view: `${hostile.toLowerCase()}||||0`,
+			state: '~',
+			state_text: JSON.stringify({ 0: [hostile, ''] }),
+			fd: hostile,
+			ff: '',
+			fc: '',
+			sort: '',
+			bulk_to: '',
+			bulk_min: '80',
 			decision_7: OTHER,
 			custom_7: hostile,
 			note_7: hostile,
@@ -145,7 +162,7 @@ describe('reading a submitted form', () => {
 		{ index: 2, clone: clone('deny') },
 	];
 	const rules = { allowCustom: true, listed: ['approve', 'deny'] };
-	const base = { page_start: '0', state: '', form_end: '1' };
+	const base = { view: '', state: '', form_end: '1' };
 
 	test('choices offered: listed then alternatives, once, without the clone\'s own', () => {
 		expect(choicesFor(clone('Approve', ['deny', 'DENY ', 'escalate', 'approve']), ['approve', 'deny'])).toEqual(['deny', 'escalate']);
@@ -173,8 +190,9 @@ describe('reading a submitted form', () => {
 		expect(missing.kind === 'invalid' && missing.errors.get(2)).toBe('No choice arrived for this item');
 		const off = readSubmission({ ...base, decision_0: OTHER, custom_0: 'x', decision_2: KEEP }, entries, { ...rules, allowCustom: false });
 		expect(off.kind === 'invalid' && off.errors.get(0)).toMatch(/turned off/);
-		expect(readSubmission({ ...base, page_start: '3' }, entries, rules)).toMatchObject({ kind: 'invalid', general: [expect.stringMatching(/page number/)] });
-		expect(readSubmission({ page_start: '0' }, entries, rules)).toMatchObject({ kind: 'invalid', general: [expect.stringMatching(/incomplete/)] });
+		expect(readSubmission({ ...base, view: '||||3' }, entries, rules)).toMatchObject({ kind: 'invalid', general: [expect.stringMatching(/page position/)] });
+		expect(readSubmission({ ...base, view: '|nope|||0' }, entries, rules)).toMatchObject({ kind: 'invalid', general: [expect.stringMatching(/page position/)] });
+		expect(readSubmission({ view: '' }, entries, rules)).toMatchObject({ kind: 'invalid', general: [expect.stringMatching(/incomplete/)] });
 	});
 
 	test('paging: the next page carries the choices; the state is checked like a page', () => {
@@ -184,20 +202,120 @@ describe('reading a submitted form', () => {
 		page1.decision_4 = 'deny';
 		page1.note_5 = 'n';
 		const next = readSubmission(page1, many, rules);
-		expect(next).toEqual({ kind: 'next', start: PAGE_SIZE, state: '{"4":["deny",""],"5":[null,"n"]}' });
-		const page2: Record<string, string> = { ...base, page_start: String(PAGE_SIZE), state: (next as { state: string }).state };
+		expect(next).toMatchObject({ kind: 'show', view: { ...DEFAULT_VIEW, start: PAGE_SIZE }, notice: '' });
+		const carried = encodeState(reviewable(many), (next as { choices: Map<number, Choice> }).choices, rules);
+		// one character per item up to the last chosen: "deny" is offered choice "a", "." kept with a note
+		expect(carried).toEqual({ s: '----a.', t: '{"5":["","n"]}' });
+		const page2: Record<string, string> = { ...base, view: `||||${PAGE_SIZE}`, state: carried.s, state_text: carried.t };
 		for (let i = PAGE_SIZE; i < PAGE_SIZE + 3; i++) page2[`decision_${i}`] = KEEP;
 		const done = readSubmission(page2, many, rules);
-		expect(done.kind === 'done' && [...done.choices.entries()].filter(([, c]) => c.decision || c.note)).toEqual([
+		expect(done.kind === 'done' && [...done.choices.entries()]).toEqual([
 			[4, { decision: 'deny', note: '' }],
 			[5, { decision: null, note: 'n' }],
 		]);
-		for (const state of ['[1]', '{"999":["deny",""]}', '{"4":["not offered",""]}', '{"4":["deny"]}', 'nope']) {
-			const bad = readSubmission({ ...page2, state }, many, { ...rules, allowCustom: false });
+		for (const [state, text] of [['x1', ''], ['-'.repeat(PAGE_SIZE + 4), ''], ['~', ''], ['~', '{"0":["not offered",""]}'], ['a', '{"0":["deny",""]}'], ['', '{"999":["","n"]}'], ['', 'nope'], ['', '[1]']]) {
+			const bad = readSubmission({ ...page2, state, state_text: text }, many, { ...rules, allowCustom: false });
 			expect(bad).toMatchObject({ kind: 'invalid', general: [expect.stringMatching(/damaged/)] });
 		}
 		// "keep all remaining" on page 1 finishes at once
 		expect(readSubmission({ ...page1, keep_remaining: '1' }, many, rules).kind).toBe('done');
+	});
+});
+
+describe('filters, order, bulk actions and items that need a person', () => {
+	const rules = { allowCustom: true, listed: ['approve', 'deny'] };
+	const confidences = [0.9, 0.3, 0.55, 0.2, undefined, 0.85];
+	const entries: ReviewEntry[] = confidences.map((confidence, index) => ({
+		index,
+		clone: { ...clone(index % 2 ? 'deny' : 'approve', ['escalate']), confidence, wasEscalated: index === 5 },
+	}));
+	const list = reviewable(entries);
+	const indexes = (view: Partial<View>, choices = new Map<number, Choice>()) =>
+		shownEntries(list, choices, { ...DEFAULT_VIEW, ...view }, rules).map((entry) => entry.index);
+	const keepAll = (ids: number[]) => Object.fromEntries(ids.map((i) => [`decision_${i}`, i === 5 ? '' : KEEP]));
+
+	test('filter by the clone\'s decision, flag and confidence band; order by confidence (no confidence last)', () => {
+		expect(indexes({ decision: 'deny' })).toEqual([1, 3, 5]);
+		expect(indexes({ band: 'low' })).toEqual([1, 3]);
+		expect(indexes({ band: 'medium' })).toEqual([2]);
+		expect(indexes({ band: 'high' })).toEqual([0, 5]);
+		expect(indexes({ flag: 'escalated' })).toEqual([5]);
+		expect(indexes({ flag: 'open' })).toEqual([5]);
+		expect(indexes({ sort: 'asc' })).toEqual([3, 1, 2, 5, 0, 4]);
+		expect(indexes({ sort: 'desc' })).toEqual([0, 5, 2, 1, 3, 4]);
+		expect(indexes({ flag: 'changed' }, new Map([[2, { decision: 'deny', note: '' }]]))).toEqual([2]);
+		expect(indexes({ flag: 'open' }, new Map([[5, { decision: null, note: '' }]]))).toEqual([]);
+	});
+
+	test('the view round-trips through its text; a damaged one is refused', () => {
+		const view: View = { decision: 'deny', flag: 'open', band: 'low', sort: 'asc', start: 250 };
+		expect(decodeView(encodeView(view))).toEqual(view);
+		for (const bad of ['a|b', '|x|||0', '||x||0', '|||x|0', '||||-1', '||||x']) expect(decodeView(bad)).toBeUndefined();
+	});
+
+	test('an escalated item is not preselected: a plain submit is refused, the view switches to it, other choices kept', () => {
+		const result = readSubmission({ view: '', state: '', form_end: '1', ...keepAll([0, 1, 2, 3, 4, 5]), decision_1: 'approve', submit: '1' }, entries, rules);
+		expect(result).toMatchObject({ kind: 'invalid', attention: [5], view: { flag: 'open', start: 0 } });
+		expect((result as { general: string[] }).general[0]).toMatch(/1 item needs your decision/);
+		expect((result as { choices: Map<number, Choice> }).choices.get(1)).toEqual({ decision: 'approve', note: '' });
+		// "keep all remaining" does not pass it either
+		expect(readSubmission({ view: '', state: '', form_end: '1', ...keepAll([0, 1, 2, 3, 4, 5]), keep_remaining: '1' }, entries, rules).kind).toBe('invalid');
+		// chosen explicitly, "Keep" passes
+		const kept = readSubmission({ view: '', state: '', form_end: '1', ...keepAll([0, 1, 2, 3, 4]), decision_5: KEEP, submit: '1' }, entries, rules);
+		expect(kept.kind === 'done' && kept.choices.get(5)).toEqual({ decision: null, note: '' });
+		// a decision not listed needs a person too
+		expect(needsPerson(clone('refund half'), rules.listed)).toBe(true);
+		expect(needsPerson(clone('refund half'), [])).toBe(false);
+	});
+
+	test('bulk: set every shown item (all pages of the filter), keep above a confidence; the page\'s own fields count first', () => {
+		const low = { view: '||low||0', state: '', form_end: '1', ...keepAll([1, 3]) };
+		const set = readSubmission({ ...low, decision_3: 'escalate', bulk_set: '1', bulk_to: 'approve' }, entries, rules);
+		expect(set).toMatchObject({ kind: 'show', notice: 'set.2.0', view: { band: 'low', start: 0 } });
+		const choices = (set as { choices: Map<number, Choice> }).choices;
+		expect([...choices.entries()]).toEqual([
+			[3, { decision: 'approve', note: '' }],
+			[1, { decision: 'approve', note: '' }],
+		]);
+		const keep = readSubmission({ view: '', state: '', form_end: '1', ...keepAll([0, 1, 2, 3, 4, 5]), bulk_keep: '1', bulk_min: '80' }, entries, rules);
+		expect(keep).toMatchObject({ kind: 'show', notice: 'keep.2.80' });
+		expect((keep as { choices: Map<number, Choice> }).choices.get(5)).toEqual({ decision: null, note: '' });
+		// 0 % also takes items without a confidence
+		const all = readSubmission({ view: '', state: '', form_end: '1', ...keepAll([0, 1, 2, 3, 4, 5]), bulk_keep: '1', bulk_min: '0' }, entries, rules);
+		expect(all).toMatchObject({ notice: 'keep.6.0' });
+		// a value an item does not offer (free text off) leaves it as it was
+		const strict = readSubmission({ ...low, bulk_set: '1', bulk_to: 'refund half' }, entries, { ...rules, allowCustom: false });
+		expect(strict).toMatchObject({ kind: 'show', notice: 'set.0.2' });
+		expect(noticeText('set.0.2')).toBe('0 items set. 2 items left as they were: that decision is not offered for them.');
+		expect(noticeText('<b>.1.2')).toBe('');
+	});
+
+	test('"Show" applies the chosen filter from the first item; "go" moves; bad values are refused', () => {
+		const form = { view: '', state: '', form_end: '1', ...keepAll([0, 1, 2, 3, 4, 5]) };
+		expect(readSubmission({ ...form, apply_view: '1', fd: 'Deny', ff: 'escalated', fc: 'high', sort: 'desc' }, entries, rules)).toMatchObject({
+			kind: 'show',
+			view: { decision: 'deny', flag: 'escalated', band: 'high', sort: 'desc', start: 0 },
+		});
+		expect(readSubmission({ ...form, apply_view: '1', ff: 'nope' }, entries, rules).kind).toBe('invalid');
+		expect(readSubmission({ ...form, go: '250' }, entries, rules)).toMatchObject({ kind: 'show', view: { start: 250 } });
+		expect(readSubmission({ ...form, go: 'x' }, entries, rules).kind).toBe('invalid');
+	});
+
+	test('the carried choices: one character per item, texts apart; everything checked on the way back', () => {
+		const choices = new Map<number, Choice>([
+			[0, { decision: 'deny', note: '' }],
+			[2, { decision: 'Refund half', note: 'why' }],
+			[5, { decision: null, note: 'looked', open: true }],
+		]);
+		const encoded = encodeState(list, choices, rules);
+		expect(encoded).toEqual({ s: 'a-~', t: '{"2":["Refund half","why"],"5":["","looked"]}' });
+		expect(readState(encoded.s, encoded.t, list, rules)).toEqual(choices);
+		expect(readState(encoded.s, encoded.t, list, { ...rules, allowCustom: false })).toBeUndefined();
+		// 1,000 items all changed fit in 1,000 characters
+		const big: ReviewEntry[] = Array.from({ length: 1000 }, (_, index) => ({ index, clone: clone('approve') }));
+		const all = new Map(big.map((entry) => [entry.index, { decision: 'deny', note: '' }] as [number, Choice]));
+		expect(encodeState(big, all, rules)).toEqual({ s: 'a'.repeat(1000), t: '' });
+		expect(tally(big, all, rules)).toEqual({ kept: 0, changed: 1000, open: 0 });
 	});
 });
 

@@ -43,6 +43,8 @@ export interface WebhookRequest {
 	pathAndQuery: string;
 	body?: string;
 	contentType?: string;
+	/** 'manual' returns a redirect as it came (default: followed, as a browser does). */
+	redirect?: 'follow' | 'manual';
 }
 
 /** The path and query of a link the node built (its host is the harness's placeholder base URL). */
@@ -181,6 +183,7 @@ export async function callWaitingWebhook(stored: StoredExecution, request: Webho
 			method: request.method,
 			headers: request.contentType ? { 'content-type': request.contentType } : {},
 			body: request.body,
+			redirect: request.redirect ?? 'follow',
 		});
 		const body = await answer.text();
 		const headers: Record<string, string> = {};

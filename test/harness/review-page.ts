@@ -57,7 +57,7 @@ export function sectionIndexes(html: string): number[] {
 
 /** The option values of item i's decision list. */
 export function optionValues(html: string, i: number): string[] {
-	const select = new RegExp(`<select id="decision_${i}" name="decision_${i}">([\\s\\S]*?)</select>`).exec(html);
+	const select = new RegExp(`<select id="decision_${i}" name="decision_${i}"[^>]*>([\\s\\S]*?)</select>`).exec(html);
 	if (!select) throw new Error(`no decision_${i} in the page`);
 	return [...select[1].matchAll(/<option value="([^"]*)"/g)].map((match) => unescapeHtml(match[1]));
 }

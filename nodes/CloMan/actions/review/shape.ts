@@ -2,36 +2,43 @@ import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
 import { normalizeDecision, routeReviewed } from '../../routing';
 import type { ReviewPlan } from '../../routing';
-import { inputFailure, isObject } from '../../transport/errors';
+import { inputFailure } from '../../transport/errors';
 import { failedItem, failureJson } from '../failures';
 import type { CloneDecision } from './items';
+import type { Choice, ChoiceRules, ReviewEntry, View } from './state';
+import {
+	BANDS,
+	DEFAULT_VIEW,
+	FLAGS,
+	SORTS,
+	bulkKeepAbove,
+	bulkSet,
+	choicesFor,
+	decodeState,
+	decodeView,
+	isOpen,
+	needsPerson,
+	shownEntries,
+} from './state';
+
+export type { Choice, ChoiceRules, ReviewEntry, View } from './state';
+export { choicesFor } from './state';
 
 /** Select value: keep the clone's decision. */
 export const KEEP = '__keep__';
 /** Select value: the decision typed into custom_<i>. */
 export const OTHER = '__other__';
+/** Select value of an item that needs a person and has no decision yet. */
+export const UNSET = '';
 /**
  * Items per page. n8n parses a form body with at most 1,000 fields (querystring's maxKeys, and
  * formidable's maxFields for multipart) and silently drops the rest; an item has 3 fields, so a page
- * holds 250 items (754 fields with the page's own). Bigger batches are reviewed page by page, the
- * earlier pages' choices carried in the form ("state"); only the last submit resumes the run.
+ * holds 250 items (about 760 fields with the page's own). Bigger batches are reviewed page by page,
+ * the choices carried in the form ("state", see state.ts); only a final submit resumes the run.
  */
 export const PAGE_SIZE = 250;
 export const MAX_NOTE_CHARS = 2_000;
 export const MAX_DECISION_CHARS = 200;
-
-/** One input item as the review sees it: reviewable (the clone's decision) or not (why). */
-export interface ReviewEntry {
-	index: number;
-	clone?: CloneDecision;
-	problem?: string;
-}
-
-/** A reviewer's choice for one item: the decision they set (null = keep the clone's) and a note. */
-export interface Choice {
-	decision: string | null;
-	note: string;
-}
 
 /** What the reviewer typed for one item, shown again when the page comes back with an error. */
 export interface Typed {
@@ -41,22 +48,18 @@ export interface Typed {
 }
 
 export type Submission =
-	| { kind: 'invalid'; general: string[]; errors: Map<number, string>; typed: Map<number, Typed>; start: number; state: string }
-	| { kind: 'next'; start: number; state: string }
+	| {
+			kind: 'invalid';
+			general: string[];
+			errors: Map<number, string>;
+			typed: Map<number, Typed>;
+			/** The items the alert links to. */
+			attention: number[];
+			view: View;
+			choices: Map<number, Choice>;
+	  }
+	| { kind: 'show'; view: View; choices: Map<number, Choice>; notice: string }
 	| { kind: 'done'; choices: Map<number, Choice>; keptRemaining: boolean };
-
-/** Choices offered besides "keep": the listed values, then the alternatives, without the clone's own, once each. */
-export function choicesFor(clone: CloneDecision, listed: string[]): string[] {
-	const seen = new Set([normalizeDecision(clone.decision)]);
-	const choices: string[] = [];
-	for (const value of [...listed, ...clone.alternatives.map((alternative) => alternative.action)]) {
-		const key = normalizeDecision(value);
-		if (key === '' || seen.has(key)) continue;
-		seen.add(key);
-		choices.push(value.trim());
-	}
-	return choices;
-}
 
 /** Entries that can be reviewed, in input order: the page numbers its positions. */
 export function reviewable(entries: ReviewEntry[]): ReviewEntry[] {
@@ -70,13 +73,8 @@ function field(body: IDataObject, name: string): string | undefined {
 	return typeof value === 'string' ? value : undefined;
 }
 
-interface ChoiceRules {
-	allowCustom: boolean;
-	listed: string[];
-}
-
 /** Check one chosen decision (not KEEP): a choice offered, or free text when allowed. */
-function checkDecision(entry: ReviewEntry, value: string, rules: ChoiceRules): { decision: string | null } | { error: string } {
+export function checkDecision(entry: ReviewEntry, value: string, rules: ChoiceRules): { decision: string | null } | { error: string } {
 	const clone = entry.clone as CloneDecision;
 	const decision = value.trim();
 	if (decision === '') return { error: 'Type the decision you want, or choose one from the list' };
@@ -91,84 +89,69 @@ function checkDecision(entry: ReviewEntry, value: string, rules: ChoiceRules): {
 	return { decision };
 }
 
-function checkNote(note: string): string | undefined {
+export function checkNote(note: string): string | undefined {
 	return note.length > MAX_NOTE_CHARS
 		? `The note has ${note.length} characters; at most ${MAX_NOTE_CHARS} are allowed`
 		: undefined;
 }
 
-/** The choices of earlier pages, as carried in the form: {"<index>": [decision or null, note]}. */
-function readState(raw: string, before: ReviewEntry[], rules: ChoiceRules): Map<number, Choice> | undefined {
-	if (raw.trim() === '') return new Map();
-	let parsed: unknown;
-	try {
-		parsed = JSON.parse(raw);
-	} catch {
-		return undefined;
-	}
-	if (!isObject(parsed)) return undefined;
-	const byIndex = new Map(before.map((entry) => [entry.index, entry]));
-	const choices = new Map<number, Choice>();
-	for (const [key, value] of Object.entries(parsed)) {
-		const entry = byIndex.get(Number(key));
-		if (!/^\d+$/.test(key) || entry === undefined || !Array.isArray(value) || value.length !== 2) return undefined;
-		const [decision, note] = value as unknown[];
-		if (typeof note !== 'string' || checkNote(note) !== undefined) return undefined;
-		if (decision !== null && typeof decision !== 'string') return undefined;
-		let checked: string | null = null;
-		if (typeof decision === 'string') {
-			const result = checkDecision(entry, decision, rules);
-			if ('error' in result) return undefined;
-			checked = result.decision;
-		}
-		choices.set(entry.index, { decision: checked, note });
-	}
-	return choices;
+/** The carried choices ("state" + "state_text" fields, or `s` + `t` of the address); undefined when damaged. */
+export function readState(s: string, t: string, list: ReviewEntry[], rules: ChoiceRules): Map<number, Choice> | undefined {
+	return decodeState({ s, t }, list, rules, (entry, value) => checkDecision(entry, value, rules), checkNote);
 }
 
-function writeState(choices: Map<number, Choice>): string {
-	const state: Record<string, [string | null, string]> = {};
-	for (const [index, choice] of choices) {
-		if (choice.decision !== null || choice.note !== '') state[String(index)] = [choice.decision, choice.note];
-	}
-	return Object.keys(state).length ? JSON.stringify(state) : '';
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** The filter and order chosen in the form's view controls. */
+function chosenView(body: IDataObject): View | undefined {
+	const flag = field(body, 'ff') ?? '';
+	const band = field(body, 'fc') ?? '';
+	const sort = field(body, 'sort') ?? '';
+	if (!(FLAGS as readonly string[]).includes(flag) || !(BANDS as readonly string[]).includes(band)) return undefined;
+	if (!(SORTS as readonly string[]).includes(sort)) return undefined;
+	const decision = normalizeDecision(field(body, 'fd') ?? '');
+	if (decision.length > MAX_DECISION_CHARS) return undefined;
+	return { ...DEFAULT_VIEW, decision, flag: flag as View['flag'], band: band as View['band'], sort: sort as View['sort'] };
 }
 
 /**
  * Read a submitted page. Nothing here resumes anything: the caller resumes the run only on "done".
- * A form that arrived incomplete, choices that are not allowed or a damaged carried state come back
- * as "invalid" with what the reviewer typed, so the page can be shown again.
+ * The page's own fields are merged into the carried choices first (so no button loses them), then the
+ * button pressed acts: show another view or page ("show"), a bulk action ("show"), or finish ("done").
+ * A form that arrived incomplete, choices that are not allowed, a damaged carried state, or a finish
+ * while items that need a person have no decision come back as "invalid", nothing lost.
  */
 export function readSubmission(body: IDataObject, entries: ReviewEntry[], rules: ChoiceRules): Submission {
 	const list = reviewable(entries);
 	const typed = new Map<number, Typed>();
 	const errors = new Map<number, string>();
-	const general: string[] = [];
-	const rawStart = field(body, 'page_start') ?? '';
-	const start = /^\d+$/.test(rawStart) ? Number(rawStart) : -1;
-	const rawState = field(body, 'state') ?? '';
-	const invalid = (message: string, at = 0): Submission => ({
+	const invalid = (message: string, view: View = { ...DEFAULT_VIEW }, choices = new Map<number, Choice>()): Submission => ({
 		kind: 'invalid',
 		general: [message],
 		errors,
 		typed,
-		start: at,
-		state: '',
+		attention: [],
+		view,
+		choices,
 	});
 	if (field(body, 'form_end') === undefined) {
 		return invalid(
 			'The form arrived incomplete (n8n reads at most 1,000 form fields, or the page was altered), so nothing was recorded. Open the review link again.',
 		);
 	}
-	if (start < 0 || start % PAGE_SIZE !== 0 || (start >= list.length && list.length > 0)) {
-		return invalid('The page number of the form is not valid. Open the review link again.');
+	const before = readState(field(body, 'state') ?? '', field(body, 'state_text') ?? '', list, rules);
+	if (before === undefined) {
+		return invalid('The choices carried in the form are damaged. Open the review link again to start over.');
 	}
-	const state = readState(rawState, list.slice(0, start), rules);
-	if (state === undefined) {
-		return invalid('The choices carried from the earlier pages are damaged. Open the review link again to start over.');
+	const view = decodeView(field(body, 'view') ?? '');
+	const shownBefore = view && shownEntries(list, before, view, rules);
+	if (view === undefined || shownBefore === undefined || (view.start > 0 && view.start >= shownBefore.length)) {
+		return invalid('The page position of the form is not valid. Open the review link again.');
 	}
 
-	const page = list.slice(start, start + PAGE_SIZE);
+	// 1. This page's fields, into a copy of the carried choices.
+	const choices = new Map(before);
+	const page = shownBefore.slice(view.start, view.start + PAGE_SIZE);
 	for (const entry of page) {
 		const i = entry.index;
 		const chosen = field(body, `decision_${i}`);
@@ -184,8 +167,14 @@ export function readSubmission(body: IDataObject, entries: ReviewEntry[], rules:
 			errors.set(i, noteError);
 			continue;
 		}
+		if (chosen === UNSET && needsPerson(entry.clone!, rules.listed)) {
+			if (note === '') choices.delete(i);
+			else choices.set(i, { decision: null, note, open: true });
+			continue;
+		}
 		if (chosen === KEEP) {
-			state.set(i, { decision: null, note });
+			if (note === '' && !needsPerson(entry.clone!, rules.listed)) choices.delete(i);
+			else choices.set(i, { decision: null, note });
 			continue;
 		}
 		if (chosen === OTHER && !rules.allowCustom) {
@@ -194,17 +183,71 @@ export function readSubmission(body: IDataObject, entries: ReviewEntry[], rules:
 		}
 		const result = checkDecision(entry, chosen === OTHER ? custom : chosen, rules);
 		if ('error' in result) errors.set(i, result.error);
-		else state.set(i, { decision: result.decision, note });
+		else choices.set(i, { decision: result.decision, note });
 	}
 	if (errors.size > 0) {
-		general.push(`${errors.size} item${errors.size === 1 ? '' : 's'} need${errors.size === 1 ? 's' : ''} your attention; nothing was recorded yet.`);
-		return { kind: 'invalid', general, errors, typed, start, state: rawState };
+		// Nothing of this page is taken: it comes back as typed, with the carried choices unchanged.
+		return {
+			kind: 'invalid',
+			general: [`${plural(errors.size, 'item needs', 'items need')} your attention; nothing on this page was recorded yet.`],
+			errors,
+			typed,
+			attention: [...errors.keys()],
+			view,
+			choices: before,
+		};
+	}
+
+	// 2. The button.
+	const stay = (notice: string, next: View = view): Submission => ({ kind: 'show', view: next, choices, notice });
+	if (field(body, 'apply_view') !== undefined) {
+		const chosen = chosenView(body);
+		if (chosen === undefined) return invalid('The filter of the form is not valid. Open the review link again.', view, choices);
+		return stay('', chosen);
+	}
+	const go = field(body, 'go');
+	if (go !== undefined) {
+		if (!/^\d{1,7}$/.test(go)) return invalid('The page position of the form is not valid. Open the review link again.', view, choices);
+		return stay('', { ...view, start: Number(go) });
+	}
+	const shownNow = () => shownEntries(list, choices, view, rules);
+	if (field(body, 'bulk_set') !== undefined) {
+		const to = field(body, 'bulk_to') ?? '';
+		if (to === '') return stay('pick');
+		const [set, left] = bulkSet(shownNow(), choices, to === KEEP ? null : to, (entry, value) => checkDecision(entry, value, rules));
+		return stay(`set.${set}.${left}`, { ...view, start: 0 });
+	}
+	if (field(body, 'bulk_keep') !== undefined) {
+		const min = field(body, 'bulk_min') ?? '';
+		if (!/^\d{1,3}$/.test(min) || Number(min) > 100) return invalid('The confidence of the form is not valid.', view, choices);
+		const kept = bulkKeepAbove(shownNow(), choices, Number(min) / 100);
+		return stay(`keep.${kept}.${min}`, { ...view, start: 0 });
 	}
 	const keptRemaining = field(body, 'keep_remaining') !== undefined;
-	if (!keptRemaining && start + PAGE_SIZE < list.length) {
-		return { kind: 'next', start: start + PAGE_SIZE, state: writeState(state) };
+	if (!keptRemaining && view.start + PAGE_SIZE < shownBefore.length) {
+		// "Save and show the next items": the items of this page that left the view (a filter on what is
+		// chosen) no longer take a place, so the next page starts that much earlier.
+		const stillShown = new Set(shownNow().map((entry) => entry.index));
+		const gone = page.filter((entry) => !stillShown.has(entry.index)).length;
+		return stay('', { ...view, start: view.start + PAGE_SIZE - gone });
 	}
-	return { kind: 'done', choices: state, keptRemaining };
+
+	// 3. Finish: every item that needs a person must have a decision.
+	const open = list.filter((entry) => isOpen(entry, choices, rules.listed));
+	if (open.length > 0) {
+		return {
+			kind: 'invalid',
+			general: [
+				`${plural(open.length, 'item needs', 'items need')} your decision before the review can be submitted: the clone escalated ${open.length === 1 ? 'it' : 'them'}, or its decision is not one of the listed values. Nothing was submitted yet; your other choices are kept. They are shown below.`,
+			],
+			errors,
+			typed,
+			attention: open.map((entry) => entry.index),
+			view: { ...DEFAULT_VIEW, flag: 'open' },
+			choices,
+		};
+	}
+	return { kind: 'done', choices, keptRemaining };
 }
 
 export interface ReviewRecord extends IDataObject {

@@ -1,13 +1,15 @@
 import { randomBytes } from 'crypto';
-import type { INodeExecutionData, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
+import type { IDataObject, INodeExecutionData, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 
 import { cloneDecisionOf } from './items';
 import type { PageItem } from './page';
-import { pageHeaders, renderDonePage, renderMessagePage, renderReviewPage } from './page';
+import { noticeText, pageHeaders, renderDonePage, renderMessagePage, renderReviewPage } from './page';
 import type { ReviewSettings } from './settings';
 import { readReviewSettings } from './settings';
 import type { ReviewEntry, Typed } from './shape';
-import { PAGE_SIZE, choicesFor, readSubmission, reviewable, shapeOutputs } from './shape';
+import { PAGE_SIZE, choicesFor, readState, readSubmission, reviewable, shapeOutputs } from './shape';
+import type { Choice, View } from './state';
+import { DEFAULT_VIEW, decodeView, encodeState, encodeView, needsPerson, shownEntries, tally } from './state';
 
 /**
  * What n8n checks before this runs (2.x, waiting-webhooks): the request's `signature` query value
@@ -18,12 +20,21 @@ import { PAGE_SIZE, choicesFor, readSubmission, reviewable, shapeOutputs } from 
  */
 
 interface PageState {
-	start: number;
-	state: string;
+	view: View;
+	choices: Map<number, Choice>;
+	notice: string;
 	alerts: string[];
+	attention?: number[];
 	typed?: Map<number, Typed>;
 	errors?: Map<number, string>;
 }
+
+/**
+ * Longest address a step redirects to. Node's HTTP server refuses request heads over 16 KiB (431),
+ * and the head also carries cookies (n8n's own session cookie when the reviewer uses the editor in the
+ * same browser); the choices take one character per item, notes and typed decisions more.
+ */
+export const MAX_ADDRESS = 8_000;
 
 /** Text of an item-level parameter for item `i`: its expression evaluated for that item, or the error. */
 function itemText(ctx: IWebhookFunctions, raw: unknown, i: number): string {
@@ -38,11 +49,19 @@ function itemText(ctx: IWebhookFunctions, raw: unknown, i: number): string {
 	}
 }
 
-/** The form posts to the link it came from: same path, same query (the resume token). */
-function formAction(url: string | undefined): string {
+/** The form posts to the link it came from: same path, only the resume token as query. */
+function formAction(url: string | undefined, signature: string): string {
 	const text = url ?? '';
 	const query = text.indexOf('?');
-	return query === -1 ? '' : text.slice(query);
+	if (query === -1) return '';
+	return signature === '' ? text.slice(query) : `?signature=${encodeURIComponent(signature)}`;
+}
+
+/** A query value as n8n parses it (a repeated name gives an array: the first counts). */
+function queryValue(query: IDataObject, name: string): string {
+	const value = query[name];
+	if (Array.isArray(value)) return value.length ? String(value[0]) : '';
+	return typeof value === 'string' ? value : '';
 }
 
 export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
@@ -75,53 +94,99 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 	});
 	const list = reviewable(entries);
 
+	const rules = { allowCustom: settings.allowCustom, listed: settings.listed };
+	const query = (this.getQueryData() ?? {}) as IDataObject;
+	const signature = queryValue(query, 'signature');
+	const action = formAction(req.originalUrl ?? req.url, signature);
+	const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+
 	const page = (state: PageState): string => {
 		const rawTitle = this.getNodeParameter('reviewTitle', '', { rawExpressions: true });
 		const rawDetails = this.getNodeParameter('reviewDetails', '', { rawExpressions: true });
-		const pageItems: PageItem[] = list.slice(state.start, state.start + PAGE_SIZE).map((entry, position) => {
+		const shown = shownEntries(list, state.choices, state.view, rules);
+		// A position past the end (the view got shorter) shows its last page.
+		const start = state.view.start < shown.length ? state.view.start : Math.max(0, Math.floor((shown.length - 1) / PAGE_SIZE) * PAGE_SIZE);
+		const view = { ...state.view, start };
+		const pageItems: PageItem[] = shown.slice(start, start + PAGE_SIZE).map((entry) => {
 			const clone = entry.clone!;
 			return {
 				index: entry.index,
-				title: itemText(this, rawTitle, entry.index) || `Item ${state.start + position + 1}`,
+				title: itemText(this, rawTitle, entry.index) || `Item ${list.indexOf(entry) + 1}`,
 				details: itemText(this, rawDetails, entry.index),
 				clone,
 				choices: choicesFor(clone, settings.listed),
+				needsPerson: needsPerson(clone, settings.listed),
+				choice: state.choices.get(entry.index),
 				typed: state.typed?.get(entry.index),
 				error: state.errors?.get(entry.index),
 			};
 		});
+		const decisions = new Map<string, string>();
+		for (const entry of list) decisions.set(entry.clone!.decision.toLowerCase(), entry.clone!.decision);
+		const bulkTargets = settings.listed.length ? settings.listed : [...decisions.values()].slice(0, 50);
 		return renderReviewPage({
 			title: settings.pageTitle,
 			message: settings.pageMessage,
-			action: formAction(req.originalUrl ?? req.url),
+			action,
 			allowCustom: settings.allowCustom,
 			items: pageItems,
-			start: state.start,
+			view,
+			shown: shown.length,
 			total: list.length,
-			state: state.state,
+			tally: tally(list, state.choices, rules),
+			state: encodeState(list, state.choices, rules),
+			decisions: [...decisions.values()].slice(0, 50),
+			bulkTargets,
+			attention: state.attention ?? [],
+			notice: state.notice ? noticeText(state.notice) : '',
 			alerts: state.alerts,
 			notReviewable: entries.length - list.length,
 			nonce,
 		});
 	};
 
-	// GET shows the page and never resumes.
+	// GET shows the page and never resumes. After each step the address carries the view and the
+	// choices (see below), so a reload or a bookmarked address shows the same page with the same choices.
 	if (req.method === 'GET') {
-		send(200, page({ start: 0, state: '', alerts: [] }));
+		const view = decodeView(queryValue(query, 'v'));
+		const choices = readState(queryValue(query, 's'), queryValue(query, 't'), list, rules);
+		if (view === undefined || choices === undefined) {
+			const alerts = ['This address does not hold valid choices (it was changed or cut). The review starts again from the link you were sent.'];
+			send(400, page({ view: { ...DEFAULT_VIEW }, choices: new Map(), notice: '', alerts }));
+			return { noWebhookResponse: true };
+		}
+		send(200, page({ view, choices, notice: queryValue(query, 'r'), alerts: [] }));
 		return { noWebhookResponse: true };
 	}
 
-	const submission = readSubmission(this.getBodyData() ?? {}, entries, settings);
+	const submission = readSubmission(this.getBodyData() ?? {}, entries, rules);
 	if (submission.kind === 'invalid') {
-		const { start, state, general, typed, errors } = submission;
-		send(422, page({ start, state, alerts: general, typed, errors }));
+		const { view, choices, general, typed, errors, attention } = submission;
+		send(422, page({ view, choices, notice: '', alerts: general, typed, errors, attention }));
 		return { noWebhookResponse: true };
 	}
-	if (submission.kind === 'next') {
-		send(200, page({ start: submission.start, state: submission.state, alerts: [] }));
+	if (submission.kind === 'show') {
+		// POST, then 303 to an address holding the view and the choices: reload and Back do not resend
+		// the form, and the address keeps the work. When the notes make it too long, the page is sent
+		// directly (a reload then asks to resend the form, which keeps the work too).
+		const { view, choices, notice } = submission;
+		const encoded = encodeState(list, choices, rules);
+		const params = new URLSearchParams({ signature, v: encodeView(view) });
+		if (encoded.s) params.set('s', encoded.s);
+		if (encoded.t) params.set('t', encoded.t);
+		if (notice) params.set('r', notice);
+		const location = `${path}?${params.toString()}`;
+		if (signature !== '' && location.length <= MAX_ADDRESS) {
+			res.statusCode = 303;
+			for (const [name, value] of Object.entries(pageHeaders(nonce))) res.setHeader(name, value);
+			res.setHeader('Location', location);
+			res.end();
+			return { noWebhookResponse: true };
+		}
+		const alerts = ['Your notes are too long to be kept in the page address: reloading this page asks to send the form again (do so to keep your choices).'];
+		send(200, page({ view, choices, notice, alerts }));
 		return { noWebhookResponse: true };
 	}
-
 	const node = this.getNode();
 	const toErrorOutput = node.onError === 'continueErrorOutput';
 	const { outputs, counts } = shapeOutputs(
