@@ -88,7 +88,8 @@ main{padding:.5rem .5rem 6rem}
 .item{grid-template-columns:minmax(0,1fr) auto;grid-template-areas:"t t" "c f" "p p" "d d";padding:.45rem .5rem}
 .flags{text-align:right}
 .tools fieldset{width:100%}
-.tools select{flex:1 1 8rem}
+.tools label{flex:1 1 8rem}
+.tools label select{width:100%}
 }
 `;
 
