@@ -156,6 +156,18 @@ function keepAllBody(html) {
 	return body;
 }
 
+/**
+ * Items the clone escalated (or whose decision is not a listed value) have no preselected decision and
+ * the page refuses to submit them untouched: the reviewer keeps the clone's decision for each
+ * explicitly (their class "need", their first option "" = "choose a decision"). Returns how many.
+ */
+export async function keepNeedsPerson(page, except = []) {
+	const names = await page.$$eval('section.item.need select[name^="decision_"]', (els) => els.map((e) => e.getAttribute('name')));
+	const todo = names.filter((name) => !except.includes(name));
+	for (const name of todo) await page.selectOption(`select[name="${name}"]`, '__keep__');
+	return todo.length;
+}
+
 const postForm = (url, body) =>
 	fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
 
@@ -377,7 +389,11 @@ export async function checkReview({ instance, api, receiver, standin, check, pre
 				assert.equal(options[0], '__keep__', `the first option keeps the clone's decision: ${JSON.stringify(options)}`);
 				assert.ok(options.includes(CHANGE.to) && options.includes('__other__'), `options ${JSON.stringify(options)}`);
 				await select.selectOption(CHANGE.to);
+				// The note sits in the item's folded details.
+				await page.click(`#item-${changed.index} > details > summary`);
 				await page.fill(`textarea[name="note_${changed.index}"]`, CHANGE.note);
+				const needs = await keepNeedsPerson(page, [`decision_${changed.index}`]);
+				log(`      ${needs} escalated / not-listed items kept explicitly (the page preselects nothing for them)`);
 				// The whole page, as the reviewer left it before submitting (a viewport as tall as the
 				// page, so the sticky submit bar sits at its foot instead of over an item).
 				await page.setViewportSize({ width: 1280, height: await page.evaluate(() => document.documentElement.scrollHeight) });
@@ -491,6 +507,7 @@ export async function checkReviewFromEditor({ session, instance, api, receiver, 
 			await review.goto(link);
 			const first = await review.$eval('section.item', (e) => e.getAttribute('data-index'));
 			await review.selectOption(`select[name="decision_${first}"]`, 'deny');
+			await keepNeedsPerson(review, [`decision_${first}`]);
 			await Promise.all([review.waitForNavigation(), review.click('button[name="submit"]')]);
 			assert.equal(await review.$eval('#counts', (e) => e.getAttribute('data-changed')), '1');
 		} finally {

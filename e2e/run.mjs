@@ -46,6 +46,7 @@ import { codeNodeItems, needsReview, sameIds } from './expect.mjs';
 import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSession, outputLabels, prepareBrowser, screenshotWorkflow } from './browser.mjs';
 import { checkOverlappingRuns } from './overlap.mjs';
 import { REVIEW_NODE, REVIEW_OUTPUTS, checkReview, checkReviewFromEditor } from './review.mjs';
+import { checkLargeReview } from './review-large.mjs';
 
 const require = createRequire(import.meta.url);
 /** E2E_ONLY=review: only the human-review checks (install, import, n8n start, review), for iterating on them. */
@@ -290,6 +291,7 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 		let reviewWaitLimit;
 		if (loggedIn && instance.lineInfo.line === 2) {
 			reviewWaitLimit = await phase(`${prefix} human review`, () => checkReview({ instance, api, receiver, standin, check, prefix, browserTools, artifacts }));
+			await phase(`${prefix} large human review`, () => checkLargeReview({ instance, api, receiver, check, prefix, browserTools, artifacts }));
 		}
 
 		if (browserTools && !ONLY_REVIEW) {

@@ -695,8 +695,8 @@ async function receiver(status = 200) {
 
 describe2('notifying the reviewer', () => {
 	test.each([
-		['text', (link: string) => ({ text: `Review the clone's decisions: 2 items wait for your review: ${link}` })],
-		['discord', (link: string) => ({ content: `Review the clone's decisions: 2 items wait for your review: ${link}` })],
+		['text', (link: string) => ({ text: `Review the clone's decisions: 2 items wait for your review (if the link says the execution is running, reload it a few seconds later): ${link}` })],
+		['discord', (link: string) => ({ content: `Review the clone's decisions: 2 items wait for your review (if the link says the execution is running, reload it a few seconds later): ${link}` })],
 	])('format %s posts the link before the run waits', async (format, expected) => {
 		const hook = await receiver();
 		try {
@@ -735,7 +735,7 @@ describe2('notifying the reviewer', () => {
 			});
 			const expires = paused.run.waitTill!.toISOString();
 			expect(hook.received[0].body).toEqual({
-				text: `Refunds to confirm: 1 item waits for your review (until ${expires}): ${reviewLink(paused.stored)}`,
+				text: `Refunds to confirm: 1 item waits for your review (until ${expires}) (if the link says the execution is running, reload it a few seconds later): ${reviewLink(paused.stored)}`,
 				url: reviewLink(paused.stored),
 				execution_id: EXECUTION_ID,
 				item_count: 1,

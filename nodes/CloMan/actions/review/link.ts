@@ -30,7 +30,9 @@ export interface NotifyInfo {
 export function notificationBody(format: NotifyFormat, info: NotifyInfo): IDataObject {
 	const items = `${info.itemCount} item${info.itemCount === 1 ? '' : 's'}`;
 	const until = info.expiresAt ? ` (until ${info.expiresAt})` : '';
-	const text = `${info.title}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until}: ${info.url}`;
+	// n8n stores the run as waiting only after the node returns: a click in the first second or so gets
+	// n8n's own "is running already" (409), before the page can say anything.
+	const text = `${info.title}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until} (if the link says the execution is running, reload it a few seconds later): ${info.url}`;
 	if (format === 'discord') return { content: text };
 	if (format === 'generic') {
 		return {
