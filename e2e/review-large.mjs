@@ -168,19 +168,23 @@ export async function checkLargeReview({ instance, api, receiver, check, prefix,
 		executionId = /\/webhook-waiting\/(\d+)\//.exec(link)?.[1];
 		assert.ok(executionId, `link ${link}`);
 		// A reviewer who clicks at once: poll the link until the page comes.
-		const statuses = [];
+		const tries = [];
 		let first409 = '';
 		for (;;) {
+			const sent = Date.now() - post.at;
 			const r = await fetch(link, { redirect: 'manual' });
 			const text = await r.text();
-			statuses.push(r.status);
-			if (r.status === 409 && !first409) first409 = text.slice(0, 160).replace(/\s+/g, ' ');
+			tries.push({ sent, status: r.status, answered: Date.now() - post.at });
+			if (r.status === 409 && !first409) first409 = text.slice(0, 120).replace(/\s+/g, ' ');
 			if (r.status === 200) break;
 			assert.ok(Date.now() - post.at < 30_000, `the link still answers ${r.status} after 30 s`);
 			await sleep(25);
 		}
-		const ms = Date.now() - post.at;
-		log(`      page served ${ms} ms after the notification arrived; before it: ${statuses.length - 1} answers (${[...new Set(statuses.slice(0, -1))].join(', ') || 'none'})${first409 ? `, e.g. ${first409}` : ''}`);
+		const last = tries.at(-1);
+		const refused = tries.filter((t) => t.status !== 200);
+		log(
+			`      after the notification arrived: ${refused.length} request(s) refused (${refused.map((t) => `${t.status} sent at +${t.sent} ms`).join(', ') || 'none'}); the first page request sent at +${last.sent} ms answered 200 at +${last.answered} ms${first409 ? `; n8n's answer: ${first409}` : ''}`,
+		);
 		log(`      notification: ${post.message.replace(/signature=[^\s>|)]+/, 'signature=…')}`);
 		await waitForStatus(api, instance, executionId, ['waiting'], 30_000);
 	});
@@ -244,6 +248,9 @@ export async function checkLargeReview({ instance, api, receiver, check, prefix,
 			answer = await page.reload();
 			assert.equal(answer.status(), 200);
 			assert.deepEqual({ url: page.url(), tally: await tallyOf(page), indexes: await indexesOf(page) }, before, 'reload changed the page');
+			const listShot = path.join(artifacts, `n8n${instance.lineInfo.line}-review-large-desktop.png`);
+			await page.screenshot({ path: listShot });
+			log(`      screenshot: ${path.relative(ROOT, listShot)} (page 2 after the reload)`);
 			// The original link starts again (nothing is stored on the server).
 			const fresh = await context.newPage();
 			await fresh.goto(link);
@@ -272,11 +279,12 @@ export async function checkLargeReview({ instance, api, receiver, check, prefix,
 			assert.deepEqual(await indexesOf(page), open);
 			const links = await page.$$eval('.alert a', (els) => els.map((e) => e.getAttribute('href')));
 			assert.deepEqual(links, open.map((i) => `#item-${i}`));
-			await page.click(`.alert a[href="#item-${open[0]}"]`);
-			assert.equal(new URL(page.url()).hash, `#item-${open[0]}`);
-			const shot = path.join(artifacts, `n8n${instance.lineInfo.line}-review-large-desktop.png`);
+			const shot = path.join(artifacts, `n8n${instance.lineInfo.line}-review-large-422.png`);
 			await page.screenshot({ path: shot });
 			log(`      screenshot: ${path.relative(ROOT, shot)} (the 422 page leading to the ${open.length} escalated items)`);
+			await page.click(`.alert a[href="#item-${open[0]}"]`);
+			assert.equal(new URL(page.url()).hash, `#item-${open[0]}`);
+			assert.ok(await page.$eval(`#item-${open[0]}`, (e) => e.matches(':target')), 'the link does not lead to the item');
 			// 7. Keep the clone's decision for them (one bulk action), then submit.
 			await page.selectOption('select[name="bulk_to"]', '__keep__');
 			await press(page, 'button[name="bulk_set"]');

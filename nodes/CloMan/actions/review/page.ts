@@ -311,7 +311,12 @@ export function renderReviewPage(options: ReviewPageOptions): string {
 		body += '</div>';
 	}
 	const filteredOut = total - shown;
-	const submitLabel = remaining > 0 ? `Save and show the next items (${remaining} left)` : 'Submit review';
+	const submitLabel =
+		remaining > 0
+			? `Save and show the next items (${remaining} left)`
+			: filteredOut > 0
+				? `Submit review (the ${filteredOut} items not shown stay as they are)`
+				: 'Submit review';
 	const keepLabel =
 		remaining > 0 || filteredOut > 0
 			? "Submit now: every item I did not choose keeps the clone's decision"
