@@ -623,6 +623,19 @@ describe2('a large review: filters, bulk actions, escalations, the address keeps
 		expect(changedToDeny).toEqual(evenLow);
 	});
 
+	test('notes too long for the address: the step answers the page itself (200, said on the page), choices kept in the form', async () => {
+		const paused = await pause(batch.slice(0, 20), listed);
+		const link = reviewLink(paused.stored);
+		const page = await get(paused.stored);
+		const notes = Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`note_${i}`, `${'n'.repeat(1990)} ${i}`]));
+		const answer = await manual(paused.stored, [...fill(formFields(page.body), notes), ['go', '0']], link);
+		expect(answer.status).toBe(200);
+		expect(answer.body).toContain('Your notes are too long to be kept in the page address');
+		const fields = Object.fromEntries(formFields(answer.body));
+		expect(fields.note_4).toBe(notes.note_4);
+		expect(JSON.parse(fields.state_text)['4']).toEqual(['', notes.note_4]);
+	});
+
 	test('an altered address is refused with a fresh page, never a wrong one', async () => {
 		const paused = await pause(batch.slice(0, 10), listed);
 		const link = reviewLink(paused.stored);
