@@ -291,7 +291,10 @@ function writeResults(all) {
 	lines.push(OVERLAP_METHOD);
 	lines.push('- Scenario 4: RSS sampled every 5 ms by a worker thread in the measured process; growth = peak − RSS just before the run (after the warm-up and a forced GC).');
 	lines.push('');
-	fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `${lines.join('\n')}\n`);
+	// Sections other scripts' figures live in (e.g. "## Review page (issue 17)", bench/review-layout.mjs) are kept.
+	const previous = fs.existsSync(path.join(__dirname, 'RESULTS.md')) ? fs.readFileSync(path.join(__dirname, 'RESULTS.md'), 'utf8') : '';
+	const kept = previous.indexOf('\n## Review page');
+	fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), `${lines.join('\n')}\n${kept === -1 ? '' : previous.slice(kept)}`);
 	return json;
 }
 
