@@ -602,7 +602,7 @@ function readReviewForm(html) {
 		index: Number(m[2]),
 		options: [...m[3].matchAll(/<option[^>]*value="([^"]*)"/g)].map((o) => unescape(o[1])),
 	}));
-	const titles = [...html.matchAll(/<section class="item[^"]*" data-index="(\d+)"[^>]*><h2>([^<]*)<\/h2>/g)].map((m) => ({ index: Number(m[1]), title: unescape(m[2]) }));
+	const titles = [...html.matchAll(/<section class="item[^"]*" data-index="(\d+)"[^>]*><h2>(?:<bdi>)?([^<]*)(?:<\/bdi>)?<\/h2>/g)].map((m) => ({ index: Number(m[1]), title: unescape(m[2]) }));
 	return { hidden, selects, titles };
 }
 

@@ -24,6 +24,7 @@ import type { IDataObject, INodeExecutionData, IRun, IRunExecutionData, IWebhook
 
 import type { StoredExecution } from './engine';
 import { clomanOutputs, continueRun, engineContext, loadPackage, loadRun, workflowFrom } from './engine';
+import { validateSession } from './session';
 
 export interface WebhookAnswer {
 	status: number;
@@ -43,6 +44,8 @@ export interface WebhookRequest {
 	pathAndQuery: string;
 	body?: string;
 	contentType?: string;
+	/** The raw Cookie header (e.g. `n8n-auth=<session.ts token>`). */
+	cookie?: string;
 }
 
 /** The path and query of a link the node built (its host is the harness's placeholder base URL). */
@@ -132,6 +135,8 @@ async function handle(
 	const { additionalData } = await engineContext(stored.mode, stored.workflowData, stored.credential, {
 		httpRequest: request,
 		httpResponse: res,
+		// n8n's webhook helpers wire the sign-in check (AuthService); the harness's own signed sessions here.
+		validateCookieAuth: validateSession,
 	} as never);
 	const webhookData = {
 		httpMethod: description.httpMethod,
@@ -179,8 +184,12 @@ export async function callWaitingWebhook(stored: StoredExecution, request: Webho
 		const { port } = server.address() as AddressInfo;
 		const answer = await fetch(`http://127.0.0.1:${port}${request.pathAndQuery}`, {
 			method: request.method,
-			headers: request.contentType ? { 'content-type': request.contentType } : {},
+			headers: {
+				...(request.contentType ? { 'content-type': request.contentType } : {}),
+				...(request.cookie ? { cookie: request.cookie } : {}),
+			},
 			body: request.body,
+			redirect: 'manual',
 		});
 		const body = await answer.text();
 		const headers: Record<string, string> = {};

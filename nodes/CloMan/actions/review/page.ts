@@ -10,9 +10,37 @@ import { KEEP, MAX_DECISION_CHARS, MAX_NOTE_CHARS, OTHER } from './shape';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-/** Text for HTML element content or a quoted attribute value. */
-export function escapeHtml(value: unknown): string {
+/**
+ * Unicode's explicit direction controls (embeddings, overrides, isolates: U+202A–202E, U+2066–2069).
+ * Shown as a visible "[U+202E]" so item data cannot reorder what the reviewer reads (an unclosed
+ * U+202E after a name turns "205 USD" into "DSU 502"). Marks (U+200E/200F/061C) stay: they reorder nothing past the field.
+ */
+const DIRECTION_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
+function showControls(text: string): string {
+	return text.replace(DIRECTION_CONTROLS, (char) => `[U+${char.charCodeAt(0).toString(16).toUpperCase()}]`);
+}
+
+function escapeOnly(value: unknown): string {
 	return String(value ?? '').replace(/[&<>"']/g, (char) => ENTITIES[char]);
+}
+
+/** Text for HTML element content or a quoted attribute value; direction controls made visible. */
+export function escapeHtml(value: unknown): string {
+	return escapeOnly(showControls(String(value ?? '')));
+}
+
+/** A form control's value that must come back as it was (an option value, typed text): escaped only. */
+export function escapeValue(value: unknown): string {
+	return escapeOnly(value);
+}
+
+/**
+ * Data shown as text (from the items, CloMan or parameters): escaped, direction controls made
+ * visible, and isolated in <bdi> so right-to-left text cannot move the text around it.
+ */
+export function text(value: unknown): string {
+	return `<bdi>${escapeHtml(value)}</bdi>`;
 }
 
 /** Response headers of every page: a CSP that allows only the page's own style sheet and a same-origin form. */
@@ -55,6 +83,8 @@ select,input,textarea{width:100%;font:inherit;padding:.45rem;border:1px solid #b
 button{font:inherit;padding:.65rem 1rem;border-radius:.4rem;border:1px solid #2d4fd6;background:#2d4fd6;color:#fff;flex:1 1 14rem}
 button.secondary{background:#fff;color:#2d4fd6}
 .counts{font-size:1.1rem}
+.who{font-weight:600}
+bdi{unicode-bidi:isolate}
 `;
 
 function document(title: string, nonce: string, body: string): string {
@@ -95,6 +125,8 @@ export interface ReviewPageOptions {
 	/** Input items that cannot be reviewed (no decision): they leave with an error. */
 	notReviewable: number;
 	nonce: string;
+	/** The signed-in reviewer, as the page names them ("Reviewing as …"); unset under "Anyone With the Link". */
+	reviewingAs?: string;
 }
 
 const percent = (confidence: number | undefined): string =>
@@ -106,17 +138,17 @@ function cloneBlock(clone: CloneDecision): string {
 		clone.requiresHumanReview ? '<span class="flag">review requested</span>' : '',
 		clone.wasEscalated ? '<span class="flag">escalated</span>' : '',
 	].join('');
-	let html = `<p>Clone decided: <span class="decision">${escapeHtml(clone.decision)}</span>`;
+	let html = `<p>Clone decided: <span class="decision">${text(clone.decision)}</span>`;
 	if (confidence) html += ` <span class="meta">(confidence ${escapeHtml(confidence)})</span>`;
 	html += '</p>';
 	if (flags) html += `<p>${flags}</p>`;
-	if (clone.reasoning) html += `<p class="reasoning">${escapeHtml(clone.reasoning)}</p>`;
+	if (clone.reasoning) html += `<p class="reasoning">${text(clone.reasoning)}</p>`;
 	if (clone.alternatives.length) {
 		html += '<p class="meta">Alternatives considered:</p><ul class="alts">';
 		for (const alternative of clone.alternatives) {
 			const share = percent(alternative.confidence);
-			html += `<li><b>${escapeHtml(alternative.action)}</b>${share ? ` (${escapeHtml(share)})` : ''}`;
-			html += `${alternative.reason ? `: ${escapeHtml(alternative.reason)}` : ''}</li>`;
+			html += `<li><b>${text(alternative.action)}</b>${share ? ` (${escapeHtml(share)})` : ''}`;
+			html += `${alternative.reason ? `: ${text(alternative.reason)}` : ''}</li>`;
 		}
 		html += '</ul>';
 	}
@@ -132,11 +164,11 @@ function itemBlock(item: PageItem, allowCustom: boolean): string {
 	const selected = offered.includes(typedDecision) ? typedDecision : allowCustom ? OTHER : KEEP;
 	const custom = offered.includes(typedDecision) ? (typed?.custom ?? '') : typedDecision;
 	const option = (value: string, label: string) =>
-		`<option value="${escapeHtml(value)}"${value === selected ? ' selected' : ''}>${escapeHtml(label)}</option>`;
+		`<option value="${escapeValue(value)}"${value === selected ? ' selected' : ''}>${escapeHtml(label)}</option>`;
 
 	let html = `<section class="item${item.error ? ' bad' : ''}" data-index="${i}" id="item-${i}">`;
-	html += `<h2>${escapeHtml(item.title)}</h2>`;
-	if (item.details) html += `<p class="details">${escapeHtml(item.details)}</p>`;
+	html += `<h2>${text(item.title)}</h2>`;
+	if (item.details) html += `<p class="details">${text(item.details)}</p>`;
 	html += cloneBlock(item.clone);
 	if (item.error) html += `<p class="err" role="alert">${escapeHtml(item.error)}</p>`;
 	html += `<label for="decision_${i}">Your decision</label><select id="decision_${i}" name="decision_${i}">`;
@@ -146,10 +178,10 @@ function itemBlock(item: PageItem, allowCustom: boolean): string {
 	html += '</select>';
 	if (allowCustom) {
 		html += `<label for="custom_${i}">Other decision (used when "Other" is chosen)</label>`;
-		html += `<input id="custom_${i}" name="custom_${i}" type="text" maxlength="${MAX_DECISION_CHARS}" value="${escapeHtml(custom)}" autocomplete="off">`;
+		html += `<input id="custom_${i}" name="custom_${i}" type="text" maxlength="${MAX_DECISION_CHARS}" value="${escapeValue(custom)}" autocomplete="off">`;
 	}
 	html += `<label for="note_${i}">Note (optional)</label>`;
-	html += `<textarea id="note_${i}" name="note_${i}" rows="2" maxlength="${MAX_NOTE_CHARS}">${escapeHtml(typed?.note ?? '')}</textarea>`;
+	html += `<textarea id="note_${i}" name="note_${i}" rows="2" maxlength="${MAX_NOTE_CHARS}">${escapeValue(typed?.note ?? '')}</textarea>`;
 	return `${html}</section>`;
 }
 
@@ -158,8 +190,9 @@ export function renderReviewPage(options: ReviewPageOptions): string {
 	const { items, start, total } = options;
 	const end = start + items.length;
 	const remaining = total - end;
-	let body = `<h1>${escapeHtml(options.title)}</h1>`;
-	if (options.message) body += `<p class="lead">${escapeHtml(options.message)}</p>`;
+	let body = `<h1>${text(options.title)}</h1>`;
+	if (options.reviewingAs) body += `<p class="who" id="reviewing-as">Reviewing as ${text(options.reviewingAs)}</p>`;
+	if (options.message) body += `<p class="lead">${text(options.message)}</p>`;
 	const range = total > items.length ? `Items ${start + 1}–${end} of ${total}` : `${total} item${total === 1 ? '' : 's'}`;
 	body += `<p class="progress">${escapeHtml(range)}. Each item keeps the clone's decision unless you choose another.</p>`;
 	if (start > 0) body += '<p class="progress">Your choices on the earlier pages are kept in this form.</p>';
@@ -167,9 +200,9 @@ export function renderReviewPage(options: ReviewPageOptions): string {
 		body += `<p class="alert">${options.notReviewable} item${options.notReviewable === 1 ? ' has' : 's have'} no decision to review; ${options.notReviewable === 1 ? 'it goes' : 'they go'} on with an error.</p>`;
 	}
 	for (const alert of options.alerts) body += `<p class="alert" role="alert">${escapeHtml(alert)}</p>`;
-	body += `<form id="review" method="post" action="${escapeHtml(options.action)}">`;
+	body += `<form id="review" method="post" action="${escapeValue(options.action)}">`;
 	body += `<input type="hidden" name="page_start" value="${start}">`;
-	body += `<input type="hidden" name="state" value="${escapeHtml(options.state)}">`;
+	body += `<input type="hidden" name="state" value="${escapeValue(options.state)}">`;
 	for (const item of items) body += itemBlock(item, options.allowCustom);
 	const submitLabel = remaining > 0 ? `Save and show the next items (${remaining} left)` : 'Submit review';
 	const keepLabel =
@@ -190,17 +223,20 @@ export interface DoneCounts {
 }
 
 /** The answer to the submit that resumed the run. */
-export function renderDonePage(title: string, counts: DoneCounts, nonce: string): string {
+export function renderDonePage(title: string, counts: DoneCounts, nonce: string, reviewedBy?: string): string {
 	const total = counts.kept + counts.changed;
 	let body = '<h1>Review recorded</h1>';
 	body += `<p class="counts" id="counts" data-kept="${counts.kept}" data-changed="${counts.changed}">`;
 	body += `${total} item${total === 1 ? '' : 's'}: ${counts.kept} kept as the clone decided, ${counts.changed} changed.</p>`;
 	if (counts.failed > 0) body += `<p>${counts.failed} item${counts.failed === 1 ? '' : 's'} without a decision went on with an error.</p>`;
+	if (reviewedBy) body += `<p class="who" id="reviewed-by">Reviewed by ${text(reviewedBy)}</p>`;
 	body += '<p>The workflow goes on now. You can close this page; the link does not accept another review.</p>';
 	return document(`${title}: recorded`, nonce, body);
 }
 
 /** A short page with one message (e.g. a request that is neither GET nor POST). */
-export function renderMessagePage(title: string, message: string, nonce: string): string {
-	return document(title, nonce, `<h1>${escapeHtml(title)}</h1><p class="lead">${escapeHtml(message)}</p>`);
+export function renderMessagePage(title: string, message: string, nonce: string, link?: { href: string; label: string }): string {
+	let body = `<h1>${text(title)}</h1><p class="lead">${text(message)}</p>`;
+	if (link) body += `<p><a id="page-link" href="${escapeValue(link.href)}">${escapeHtml(link.label)}</a></p>`;
+	return document(title, nonce, body);
 }

@@ -4,6 +4,8 @@ import { normalizeDecision, routeReviewed } from '../../routing';
 import type { ReviewPlan } from '../../routing';
 import { inputFailure, isObject } from '../../transport/errors';
 import { failedItem, failureJson } from '../failures';
+import type { Reviewer } from './access';
+import { earlierReviewersOf } from './access';
 import type { CloneDecision } from './items';
 
 /** Select value: keep the clone's decision. */
@@ -134,6 +136,15 @@ function writeState(choices: Map<number, Choice>): string {
 	return Object.keys(state).length ? JSON.stringify(state) : '';
 }
 
+/** Item fields (decision_<i>, custom_<i>, note_<i>) of the body whose item is not on the submitted page. */
+function unknownItemFields(body: IDataObject, page: ReviewEntry[]): string[] {
+	const onPage = new Set(page.map((entry) => String(entry.index)));
+	return Object.keys(body).filter((name) => {
+		const match = /^(?:decision|custom|note)_(\d+)$/.exec(name);
+		return match !== null && !onPage.has(match[1]);
+	});
+}
+
 /**
  * Read a submitted page. Nothing here resumes anything: the caller resumes the run only on "done".
  * A form that arrived incomplete, choices that are not allowed or a damaged carried state come back
@@ -169,6 +180,12 @@ export function readSubmission(body: IDataObject, entries: ReviewEntry[], rules:
 	}
 
 	const page = list.slice(start, start + PAGE_SIZE);
+	const unknown = unknownItemFields(body, page);
+	if (unknown.length > 0) {
+		return invalid(
+			`The form carries choices for items that are not on this page (${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}), so nothing was recorded. Open the review link again.`,
+		);
+	}
 	for (const entry of page) {
 		const i = entry.index;
 		const chosen = field(body, `decision_${i}`);
@@ -214,6 +231,10 @@ export interface ReviewRecord extends IDataObject {
 	note: string;
 	reviewed_at: string;
 	clone_decision: string;
+	/** The signed-in n8n user who reviewed (not set under "Anyone With the Link"). */
+	reviewed_by?: Reviewer;
+	/** Who reviewed the item in earlier Review steps (the four-eyes trail), when any did. */
+	earlier_reviewers?: Reviewer[];
 }
 
 export interface ShapeCounts {
@@ -234,6 +255,7 @@ export function shapeOutputs(
 	plan: ReviewPlan,
 	reviewedAt: string,
 	toErrorOutput: boolean,
+	reviewer?: Reviewer,
 ): { outputs: INodeExecutionData[][]; counts: ShapeCounts } {
 	const outputs: INodeExecutionData[][] = Array.from({ length: plan.outputCount }, () => []);
 	const counts: ShapeCounts = { kept: 0, changed: 0, failed: 0 };
@@ -261,6 +283,9 @@ export function shapeOutputs(
 			reviewed_at: reviewedAt,
 			clone_decision: entry.clone.decision,
 		};
+		if (reviewer) review.reviewed_by = { ...reviewer };
+		const earlier = earlierReviewersOf(item.json);
+		if (earlier.length > 0) review.earlier_reviewers = earlier;
 		outputs[routeReviewed(plan, decision)].push({ ...base, json: { ...item.json, review } });
 	});
 	return { outputs, counts };

@@ -1,6 +1,8 @@
 import { randomBytes } from 'crypto';
 import type { INodeExecutionData, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 
+import type { Reviewer } from './access';
+import { checkAccess, reviewerLabel } from './access';
 import { cloneDecisionOf } from './items';
 import type { PageItem } from './page';
 import { pageHeaders, renderDonePage, renderMessagePage, renderReviewPage } from './page';
@@ -75,6 +77,22 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 	});
 	const list = reviewable(entries);
 
+	// Who May Review: from this request's n8n sign-in, on every GET and POST (nothing is kept across the pause).
+	const gate = await checkAccess(this, settings.access, items);
+	if (gate.kind === 'signIn') {
+		res.statusCode = 302;
+		res.setHeader('Location', gate.location);
+		res.setHeader('Cache-Control', 'no-store');
+		res.end();
+		return { noWebhookResponse: true };
+	}
+	if (gate.kind === 'refused') {
+		const link = gate.signInUrl ? { href: gate.signInUrl, label: 'Sign in to n8n' } : undefined;
+		send(gate.status, renderMessagePage(gate.title, gate.message, nonce, link));
+		return { noWebhookResponse: true };
+	}
+	const reviewer: Reviewer | undefined = gate.kind === 'reviewer' ? gate.reviewer : undefined;
+
 	const page = (state: PageState): string => {
 		const rawTitle = this.getNodeParameter('reviewTitle', '', { rawExpressions: true });
 		const rawDetails = this.getNodeParameter('reviewDetails', '', { rawExpressions: true });
@@ -102,6 +120,7 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 			alerts: state.alerts,
 			notReviewable: entries.length - list.length,
 			nonce,
+			reviewingAs: reviewer ? reviewerLabel(reviewer) : undefined,
 		});
 	};
 
@@ -131,8 +150,9 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 		settings.plan,
 		new Date().toISOString(),
 		toErrorOutput,
+		reviewer,
 	);
-	send(200, renderDonePage(settings.pageTitle, counts, nonce));
+	send(200, renderDonePage(settings.pageTitle, counts, nonce, reviewer ? reviewerLabel(reviewer) : undefined));
 	// workflowData resumes the run with every output (n8n 2.x forwards them all).
 	return { noWebhookResponse: true, workflowData: outputs };
 }
