@@ -134,6 +134,20 @@ describe2('Who May Review: Any Signed-In User of This n8n', () => {
 	});
 });
 
+describe2('an n8n that does not check sign-ins for the node', () => {
+	test('the signed-in modes refuse with a page that says so (501), no redirect, nothing resumes; Anyone With the Link works', async () => {
+		const { stored } = await pause([decided('a', 'approve')], { whoMayReview: 'signedIn' });
+		const pathAndQuery = pathOf(linkOf(stored));
+		const answer = await callWaitingWebhook(stored, { method: 'GET', pathAndQuery, cookie: cookieOf('alice'), withoutCookieAuth: true });
+		expect(answer.status).toBe(501);
+		expect(answer.headers.location).toBeUndefined();
+		expect(unescapeHtml(answer.body)).toContain('this n8n does not check sign-ins on this address');
+		const open = await pause([decided('a', 'approve')], {});
+		const page = await callWaitingWebhook(open.stored, { method: 'GET', pathAndQuery: pathOf(linkOf(open.stored)), withoutCookieAuth: true });
+		expect(page.status).toBe(200);
+	});
+});
+
 describe2('Who May Review: Only These n8n Users', () => {
 	const params = { whoMayReview: 'listed', reviewerEmails: 'owner@example.com,\n alice@example.com' };
 

@@ -46,6 +46,8 @@ export interface WebhookRequest {
 	contentType?: string;
 	/** The raw Cookie header (e.g. `n8n-auth=<session.ts token>`). */
 	cookie?: string;
+	/** Leave additionalData.validateCookieAuth unset, as an n8n that does not wire it for this path. */
+	withoutCookieAuth?: boolean;
 }
 
 /** The path and query of a link the node built (its host is the harness's placeholder base URL). */
@@ -83,6 +85,7 @@ async function handle(
 	stored: StoredExecution,
 	req: http.IncomingMessage,
 	res: http.ServerResponse,
+	cookieAuth = true,
 ): Promise<Pick<WebhookAnswer, 'stored' | 'resumed' | 'result'>> {
 	const json = (status: number, body: object) => {
 		res.statusCode = status;
@@ -136,7 +139,7 @@ async function handle(
 		httpRequest: request,
 		httpResponse: res,
 		// n8n's webhook helpers wire the sign-in check (AuthService); the harness's own signed sessions here.
-		validateCookieAuth: validateSession,
+		validateCookieAuth: cookieAuth ? validateSession : undefined,
 	} as never);
 	const webhookData = {
 		httpMethod: description.httpMethod,
@@ -169,7 +172,7 @@ async function handle(
 export async function callWaitingWebhook(stored: StoredExecution, request: WebhookRequest): Promise<WebhookAnswer> {
 	let outcome: Promise<Pick<WebhookAnswer, 'stored' | 'resumed' | 'result'>> | undefined;
 	const server = http.createServer((req, res) => {
-		outcome = handle(stored, req, res).catch((error: Error) => {
+		outcome = handle(stored, req, res, !request.withoutCookieAuth).catch((error: Error) => {
 			if (!res.writableEnded) {
 				res.statusCode = 500;
 				res.end(`harness error: ${error.message}`);
