@@ -103,7 +103,7 @@ describe2('Who May Review: Any Signed-In User of This n8n', () => {
 		const again = await get(stored, undefined, back.toString());
 		expect(again.status).toBe(401);
 		expect(again.headers.location).toBeUndefined();
-		expect(unescapeHtml(again.body)).toContain('this page does not see your n8n sign-in');
+		expect(unescapeHtml(again.body)).toContain('your n8n sign-in did not reach this page');
 		expect(again.resumed).toBeUndefined();
 		// A forged or altered session is "not signed in".
 		const forged = await get(stored, `${sessionFor('alice').slice(0, -2)}xx`);

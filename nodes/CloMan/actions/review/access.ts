@@ -201,7 +201,7 @@ export async function checkAccess(
 			status: 401,
 			title: 'Sign in to n8n to review',
 			message: cameBack
-				? 'This review is only for signed-in n8n users, and this page does not see your n8n sign-in. If you have just signed in, this page is probably on another address than the n8n editor (the browser sends the sign-in only to the address that set it): open the review link on the editor\'s address, or ask the n8n admin to serve webhooks on the editor\'s host. Nothing was recorded.'
+				? 'This review is only for signed-in n8n users, and your n8n sign-in did not reach this page. n8n 2.38 to 2.41 remove the sign-in from every request to a review page of a community node, so on those versions this review cannot tell who you are; otherwise the page is on another address than the n8n editor (the browser sends the sign-in only to the address that set it). Nothing was recorded. Ask the workflow owner to set "Who May Review" to "Anyone With the Link", or to serve the review link on the editor\'s address.'
 				: 'This review is only for signed-in n8n users and your n8n sign-in has ended. Sign in again, then open the review link. Nothing was recorded.',
 			signInUrl,
 		};

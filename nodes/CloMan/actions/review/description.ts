@@ -135,6 +135,14 @@ export const description: INodeProperties[] = [
 		],
 	},
 	{
+		displayName:
+			'n8n 2.38 to 2.41 remove the n8n sign-in from every request to this node\'s review page, so there the page cannot tell who is signed in: reviewers get a page saying so and the run keeps waiting. Use "Anyone With the Link" on those versions (see the README, "Who may review").',
+		name: 'signedInNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: show({ whoMayReview: ['signedIn', 'listed'] }),
+	},
+	{
 		displayName: 'Reviewers',
 		name: 'reviewerEmails',
 		type: 'string',
