@@ -51,6 +51,7 @@ import {
 import { FAST_STALL_DETECTION, ensureQueueServices, queueEnv, startPostgres, startQueueProcess, startRedis } from '../scripts/lib/queue.mjs';
 import { checkRunner } from './checks.mjs';
 import { codeNodeItems, needsReview, restExecution } from './expect.mjs';
+import { assertNoReviewer } from './reviewers.mjs';
 
 const require = createRequire(import.meta.url);
 const { startStandin, defaultPolicy } = require('../test/standin/server.js');
@@ -602,7 +603,7 @@ function readReviewForm(html) {
 		index: Number(m[2]),
 		options: [...m[3].matchAll(/<option[^>]*value="([^"]*)"/g)].map((o) => unescape(o[1])),
 	}));
-	const titles = [...html.matchAll(/<section class="item[^"]*" data-index="(\d+)"[^>]*><h2>([^<]*)<\/h2>/g)].map((m) => ({ index: Number(m[1]), title: unescape(m[2]) }));
+	const titles = [...html.matchAll(/<section class="item[^"]*" data-index="(\d+)"[^>]*><h2>(?:<bdi>)?([^<]*)(?:<\/bdi>)?<\/h2>/g)].map((m) => ({ index: Number(m[1]), title: unescape(m[2]) }));
 	return { hidden, selects, titles };
 }
 
@@ -693,6 +694,7 @@ async function checkReview({ pg, api, mainInstance, mainProcess, workers, review
 			assert.equal(review.note, c.note, `${c.id}: review.note`);
 			assert.equal(review.clone_decision, c.clone, `${c.id}: review.clone_decision`);
 		}
+		assertNoReviewer(outputs.flat());
 		log(`      execution ${execId}: paused on ${pausedOn[0].label}, resumed on ${resumedOn}; ${REVIEW.outputs.map((o, i) => `${o.name} ${outputs[i].length}`).join(' / ')}; ${choices.filter((c) => c.changed).length} changed by the reviewer`);
 	});
 }

@@ -47,10 +47,13 @@ import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSessio
 import { checkOverlappingRuns } from './overlap.mjs';
 import { REVIEW_NODE, REVIEW_OUTPUTS, checkReview, checkReviewFromEditor } from './review.mjs';
 import { checkLargeReview } from './review-large.mjs';
+import { checkReviewers } from './reviewers.mjs';
 
 const require = createRequire(import.meta.url);
 /** E2E_ONLY=review: only the human-review checks (install, import, n8n start, review), for iterating on them. */
-const ONLY_REVIEW = process.env.E2E_ONLY === 'review';
+/** E2E_ONLY=reviewers: only the accountable-review checks (e2e/reviewers.mjs). */
+const ONLY_REVIEWERS = process.env.E2E_ONLY === 'reviewers';
+const ONLY_REVIEW = process.env.E2E_ONLY === 'review' || ONLY_REVIEWERS;
 
 const { check, skipped, runTier } = checkRunner('e2e');
 
@@ -289,9 +292,12 @@ async function checkServer(instance, standin, prefix, { browserTools, artifacts,
 			await checkOverlappingRuns({ instance, api, check, prefix });
 		}
 		let reviewWaitLimit;
-		if (loggedIn && instance.lineInfo.line === 2) {
+		if (loggedIn && instance.lineInfo.line === 2 && !ONLY_REVIEWERS) {
 			reviewWaitLimit = await phase(`${prefix} human review`, () => checkReview({ instance, api, receiver, standin, check, prefix, browserTools, artifacts }));
 			await phase(`${prefix} large human review`, () => checkLargeReview({ instance, api, receiver, check, prefix, browserTools, artifacts }));
+		}
+		if (loggedIn && instance.lineInfo.line === 2) {
+			await phase(`${prefix} accountable review (who may review, four-eyes)`, () => checkReviewers({ instance, api, receiver, check, prefix, browserTools, artifacts }));
 		}
 
 		if (browserTools && !ONLY_REVIEW) {
@@ -395,7 +401,7 @@ async function main() {
 	if (lines.some((l) => !l)) throw new Error(`N8N_LINE must be 2, 1 or all, not "${which}"`);
 	const wantBrowser = process.env.E2E_BROWSER !== '0';
 	const artifacts = artifactsDir(ROOT);
-	if (process.env.E2E_ONLY && !ONLY_REVIEW) throw new Error(`E2E_ONLY must be "review" or unset, not "${process.env.E2E_ONLY}"`);
+	if (process.env.E2E_ONLY && !ONLY_REVIEW) throw new Error(`E2E_ONLY must be "review", "reviewers" or unset, not "${process.env.E2E_ONLY}"`);
 	log(`e2e: n8n ${lines.map((l) => l.version).join(' and ')}; browser check ${wantBrowser ? 'on' : 'off'}${ONLY_REVIEW ? '; only the human-review checks (E2E_ONLY=review)' : ''}; artifacts in ${path.relative(ROOT, artifacts)}`);
 
 	await phase('repository dependencies', ensureRepoDeps);

@@ -268,13 +268,13 @@ describe2('the page (GET)', () => {
 
 	test('lists every item with title, details, decision, confidence, flags and alternatives, per-item expressions', () => {
 		expect(sectionIndexes(page.body)).toEqual([0, 1, 2]);
-		expect(page.body).toContain('<h2>Customer a – 100 USD</h2>');
-		expect(page.body).toContain('<h2>Cy – 7 USD</h2>');
+		expect(page.body).toContain('<h2><bdi>Customer a – 100 USD</bdi></h2>');
+		expect(page.body).toContain('<h2><bdi>Cy – 7 USD</bdi></h2>');
 		expect(page.body).toContain('Reason: Reasoning for b');
 		expect(page.body).toContain('Reason: -');
 		expect(page.body).toContain('(confidence 61%, medium)');
 		expect(page.body).toContain('review requested');
-		expect(page.body).toContain('<li><b>escalate</b> (30%): unclear policy</li>');
+		expect(page.body).toContain('<li><b><bdi>escalate</bdi></b> (30%): <bdi>unclear policy</bdi></li>');
 	});
 
 	test('offers keep, the listed values, the alternatives and free text, once each, not the clone\'s own', () => {
@@ -709,7 +709,7 @@ async function receiver(status = 200) {
 describe2('notifying the reviewer', () => {
 	test.each([
 		['text', (link: string) => ({ text: `Review the clone's decisions: 2 items wait for your review (if the link says the execution is running, reload it a few seconds later): ${link}` })],
-		['discord', (link: string) => ({ content: `Review the clone's decisions: 2 items wait for your review (if the link says the execution is running, reload it a few seconds later): ${link}` })],
+		['discord', (link: string) => ({ content: `Review the clone's decisions: 2 items wait for your review (if the link says the execution is running, reload it a few seconds later): ${link}`, allowed_mentions: { parse: [] } })],
 	])('format %s posts the link before the run waits', async (format, expected) => {
 		const hook = await receiver();
 		try {
@@ -749,6 +749,7 @@ describe2('notifying the reviewer', () => {
 			const expires = paused.run.waitTill!.toISOString();
 			expect(hook.received[0].body).toEqual({
 				text: `Refunds to confirm: 1 item waits for your review (until ${expires}) (if the link says the execution is running, reload it a few seconds later): ${reviewLink(paused.stored)}`,
+				title: 'Refunds to confirm',
 				url: reviewLink(paused.stored),
 				execution_id: EXECUTION_ID,
 				item_count: 1,
@@ -811,7 +812,7 @@ describe2('Decide, then Review of its Needs Review items', () => {
 		expect(needsReview.map((item) => item.id)).toEqual(['r1', 'r3']);
 		const paused = await pause(needsReview);
 		const page = await get(paused.stored);
-		expect(page.body).toContain('<h2>Ada – 250 USD</h2>');
+		expect(page.body).toContain('<h2><bdi>Ada – 250 USD</bdi></h2>');
 		expect(page.body).toContain('escalated');
 		const done = await review(paused.stored, { decision_1: 'approve', note_1: 'Known customer' });
 		const [, approve, deny] = done.resumed!.outputs;

@@ -367,9 +367,13 @@ describe('the link and the notification', () => {
 	test('bodies per format', () => {
 		const info = { title: 'Refunds', url: 'https://x/y?signature=s', itemCount: 3, executionId: '42' };
 		expect(notificationBody('text', info)).toEqual({ text: 'Refunds: 3 items wait for your review (if the link says the execution is running, reload it a few seconds later): https://x/y?signature=s' });
-		expect(notificationBody('discord', { ...info, itemCount: 1 })).toEqual({ content: 'Refunds: 1 item waits for your review (if the link says the execution is running, reload it a few seconds later): https://x/y?signature=s' });
+		expect(notificationBody('discord', { ...info, itemCount: 1 })).toEqual({
+			content: 'Refunds: 1 item waits for your review (if the link says the execution is running, reload it a few seconds later): https://x/y?signature=s',
+			allowed_mentions: { parse: [] },
+		});
 		expect(notificationBody('generic', info)).toEqual({
 			text: 'Refunds: 3 items wait for your review (if the link says the execution is running, reload it a few seconds later): https://x/y?signature=s',
+			title: 'Refunds',
 			url: 'https://x/y?signature=s',
 			execution_id: '42',
 			item_count: 3,

@@ -24,6 +24,7 @@ import type { IDataObject, INodeExecutionData, IRun, IRunExecutionData, IWebhook
 
 import type { StoredExecution } from './engine';
 import { clomanOutputs, continueRun, engineContext, loadPackage, loadRun, workflowFrom } from './engine';
+import { validateSession } from './session';
 
 export interface WebhookAnswer {
 	status: number;
@@ -45,6 +46,10 @@ export interface WebhookRequest {
 	contentType?: string;
 	/** 'manual' returns a redirect as it came (default: followed, as a browser does). */
 	redirect?: 'follow' | 'manual';
+	/** The raw Cookie header (e.g. `n8n-auth=<session.ts token>`). */
+	cookie?: string;
+	/** Leave additionalData.validateCookieAuth unset, as an n8n that does not wire it for this path. */
+	withoutCookieAuth?: boolean;
 }
 
 /** The path and query of a link the node built (its host is the harness's placeholder base URL). */
@@ -82,6 +87,7 @@ async function handle(
 	stored: StoredExecution,
 	req: http.IncomingMessage,
 	res: http.ServerResponse,
+	cookieAuth = true,
 ): Promise<Pick<WebhookAnswer, 'stored' | 'resumed' | 'result'>> {
 	const json = (status: number, body: object) => {
 		res.statusCode = status;
@@ -134,6 +140,8 @@ async function handle(
 	const { additionalData } = await engineContext(stored.mode, stored.workflowData, stored.credential, {
 		httpRequest: request,
 		httpResponse: res,
+		// n8n's webhook helpers wire the sign-in check (AuthService); the harness's own signed sessions here.
+		validateCookieAuth: cookieAuth ? validateSession : undefined,
 	} as never);
 	const webhookData = {
 		httpMethod: description.httpMethod,
@@ -166,7 +174,7 @@ async function handle(
 export async function callWaitingWebhook(stored: StoredExecution, request: WebhookRequest): Promise<WebhookAnswer> {
 	let outcome: Promise<Pick<WebhookAnswer, 'stored' | 'resumed' | 'result'>> | undefined;
 	const server = http.createServer((req, res) => {
-		outcome = handle(stored, req, res).catch((error: Error) => {
+		outcome = handle(stored, req, res, !request.withoutCookieAuth).catch((error: Error) => {
 			if (!res.writableEnded) {
 				res.statusCode = 500;
 				res.end(`harness error: ${error.message}`);
@@ -181,7 +189,10 @@ export async function callWaitingWebhook(stored: StoredExecution, request: Webho
 		const { port } = server.address() as AddressInfo;
 		const answer = await fetch(`http://127.0.0.1:${port}${request.pathAndQuery}`, {
 			method: request.method,
-			headers: request.contentType ? { 'content-type': request.contentType } : {},
+			headers: {
+				...(request.contentType ? { 'content-type': request.contentType } : {}),
+				...(request.cookie ? { cookie: request.cookie } : {}),
+			},
 			body: request.body,
 			redirect: request.redirect ?? 'follow',
 		});

@@ -110,6 +110,59 @@ export const description: INodeProperties[] = [
 		description: 'Whether the reviewer may type a decision of their own (it goes to the "Other" output unless listed)',
 	},
 	{
+		displayName: 'Who May Review',
+		name: 'whoMayReview',
+		type: 'options',
+		default: 'anyone',
+		noDataExpression: true,
+		description: 'Who the review page admits. The signed-in modes use the reviewer\'s n8n sign-in, record who reviewed on every item (review.reviewed_by) and need the page on the n8n editor\'s host (see the README).',
+		options: [
+			{
+				name: 'Anyone With the Link',
+				value: 'anyone',
+				description: 'Whoever opens the link reviews; who it was is not recorded',
+			},
+			{
+				name: 'Any Signed-In User of This N8n',
+				value: 'signedIn',
+				description: 'The reviewer signs in to this n8n (the page sends them to the sign-in and back)',
+			},
+			{
+				name: 'Only These N8n Users',
+				value: 'listed',
+				description: 'Signed-in users whose email is listed below; anyone else gets a refusal page',
+			},
+		],
+	},
+	{
+		displayName:
+			'n8n 2.38 to 2.41 remove the n8n sign-in from every request to this node\'s review page, so there the page cannot tell who is signed in: reviewers get a page saying so and the run keeps waiting. Use "Anyone With the Link" on those versions (see the README, "Who may review").',
+		name: 'signedInNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: show({ whoMayReview: ['signedIn', 'listed'] }),
+	},
+	{
+		displayName: 'Reviewers',
+		name: 'reviewerEmails',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'e.g. alice@example.com, bob@example.com',
+		description: 'Emails of the n8n users who may review, separated by commas or new lines (an expression may return a list)',
+		displayOptions: show({ whoMayReview: ['listed'] }),
+	},
+	{
+		displayName: 'Require a Different Reviewer',
+		name: 'requireDifferentReviewer',
+		type: 'boolean',
+		default: false,
+		noDataExpression: true,
+		description:
+			'Whether to refuse a reviewer who already reviewed any of these items in an earlier Review step (four-eyes rule; read from each item\'s review.reviewed_by)',
+		displayOptions: show({ whoMayReview: ['signedIn', 'listed'] }),
+	},
+	{
 		displayName: 'Page Title',
 		name: 'pageTitle',
 		type: 'string',

@@ -26,17 +26,55 @@ export interface NotifyInfo {
 	expiresAt?: string;
 }
 
-/** The JSON body for an incoming webhook of the given shape. */
-export function notificationBody(format: NotifyFormat, info: NotifyInfo): IDataObject {
+const ZWSP = '\u200B';
+
+/** Breaks markdown links ("[text](url)") and bare links ("https://…") in any chat flavour, invisibly. */
+function breakLinks(value: string): string {
+	return value.replace(/\]\s*\(/g, (match) => `${match.slice(0, -1)}${ZWSP}(`).replace(/:\/\//g, `:${ZWSP}//`);
+}
+
+/**
+ * Text from the workflow (the page title) for the "text" field of Slack, Mattermost, Teams and Google
+ * Chat: `& < >` as entities (Slack's and Google Chat's escaping; so no `<!channel>`, `<@U…>`,
+ * `<users/all>` or `<url|text>`), "@" followed by a zero-width space (Mattermost's `@channel`, `@all`,
+ * `@here`), and links broken. The link and counts this node adds are not escaped.
+ */
+export function escapeChatText(value: string): string {
+	const escaped = value.replace(/[&<>]/g, (char) => (char === '&' ? '&amp;' : char === '<' ? '&lt;' : '&gt;'));
+	return breakLinks(escaped).replace(/@/g, `@${ZWSP}`);
+}
+
+/**
+ * Text from the workflow for Discord's "content": `@everyone`, `@here` and `<@…>`/`<@&…>` mentions
+ * broken (the body also carries `allowed_mentions: {parse: []}`, so nothing pings), masked links broken.
+ */
+export function escapeDiscordText(value: string): string {
+	return breakLinks(value)
+		.replace(/@/g, `@${ZWSP}`)
+		.replace(/</g, `<${ZWSP}`);
+}
+
+function message(title: string, info: NotifyInfo): string {
 	const items = `${info.itemCount} item${info.itemCount === 1 ? '' : 's'}`;
 	const until = info.expiresAt ? ` (until ${info.expiresAt})` : '';
 	// n8n stores the run as waiting only after the node returns: a click in the first second or so gets
 	// n8n's own "is running already" (409), before the page can say anything.
-	const text = `${info.title}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until} (if the link says the execution is running, reload it a few seconds later): ${info.url}`;
-	if (format === 'discord') return { content: text };
+	return `${title}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until} (if the link says the execution is running, reload it a few seconds later): ${info.url}`;
+}
+
+/**
+ * The JSON body for an incoming webhook of the given shape. Chat formats get the title escaped for
+ * the markup they parse; "generic" is data for the user's own receiver (the title as it is).
+ */
+export function notificationBody(format: NotifyFormat, info: NotifyInfo): IDataObject {
+	if (format === 'discord') {
+		return { content: message(escapeDiscordText(info.title), info), allowed_mentions: { parse: [] } };
+	}
+	const text = message(format === 'generic' ? info.title : escapeChatText(info.title), info);
 	if (format === 'generic') {
 		return {
 			text,
+			title: info.title,
 			url: info.url,
 			execution_id: info.executionId,
 			item_count: info.itemCount,

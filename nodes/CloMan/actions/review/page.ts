@@ -12,9 +12,37 @@ import { BANDS, BAND_LABELS, FLAGS, FLAG_LABELS, SORTS, SORT_LABELS, encodeView 
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-/** Text for HTML element content or a quoted attribute value. */
-export function escapeHtml(value: unknown): string {
+/**
+ * Unicode's explicit direction controls (embeddings, overrides, isolates: U+202A–202E, U+2066–2069).
+ * Shown as a visible "[U+202E]" so item data cannot reorder what the reviewer reads (an unclosed
+ * U+202E after a name turns "205 USD" into "DSU 502"). Marks (U+200E/200F/061C) stay: they reorder nothing past the field.
+ */
+const DIRECTION_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
+function showControls(text: string): string {
+	return text.replace(DIRECTION_CONTROLS, (char) => `[U+${char.charCodeAt(0).toString(16).toUpperCase()}]`);
+}
+
+function escapeOnly(value: unknown): string {
 	return String(value ?? '').replace(/[&<>"']/g, (char) => ENTITIES[char]);
+}
+
+/** Text for HTML element content or a quoted attribute value; direction controls made visible. */
+export function escapeHtml(value: unknown): string {
+	return escapeOnly(showControls(String(value ?? '')));
+}
+
+/** A form control's value that must come back as it was (an option value, typed text): escaped only. */
+export function escapeValue(value: unknown): string {
+	return escapeOnly(value);
+}
+
+/**
+ * Data shown as text (from the items, CloMan or parameters): escaped, direction controls made
+ * visible, and isolated in <bdi> so right-to-left text cannot move the text around it.
+ */
+export function text(value: unknown): string {
+	return `<bdi>${escapeHtml(value)}</bdi>`;
 }
 
 /** Response headers of every page: a CSP that allows only the page's own style sheet and a same-origin form. */
@@ -51,6 +79,8 @@ h1{font-size:1.3rem;margin:.3rem 0}
 .tools label{font-size:.8rem;color:#4a5264;display:flex;flex-direction:column}
 .counts{font-size:.95rem;margin:.3rem 0}
 .counts b{font-weight:600}
+.who{font-weight:600}
+bdi{unicode-bidi:isolate}
 select,input,textarea{font:inherit;padding:.25rem .35rem;border:1px solid #b8bfcc;border-radius:.3rem;background:#fff;max-width:100%}
 textarea{width:100%}
 button{font:inherit;padding:.3rem .7rem;border-radius:.35rem;border:1px solid #2d4fd6;background:#fff;color:#2d4fd6;cursor:pointer}
@@ -146,6 +176,8 @@ export interface ReviewPageOptions {
 	/** Input items that cannot be reviewed (no decision): they leave with an error. */
 	notReviewable: number;
 	nonce: string;
+	/** The signed-in reviewer, as the page names them ("Reviewing as …"); unset under "Anyone With the Link". */
+	reviewingAs?: string;
 }
 
 const percent = (confidence: number | undefined): string =>
@@ -161,17 +193,17 @@ const shorten = (text: string, max = SHORT): string => {
 function moreBlock(item: PageItem): string {
 	const clone = item.clone;
 	let html = '<div class="more">';
-	html += `<p><b>${escapeHtml(item.title)}</b></p>`;
-	if (item.details) html += `<p>${escapeHtml(item.details)}</p>`;
+	html += `<p><b>${text(item.title)}</b></p>`;
+	if (item.details) html += `<p>${text(item.details)}</p>`;
 	const level = [percent(clone.confidence), clone.confidenceLevel].filter(Boolean).join(', ');
-	html += `<p>Clone decided <b>${escapeHtml(clone.decision)}</b>${level ? ` (confidence ${escapeHtml(level)})` : ''}</p>`;
-	if (clone.reasoning) html += `<p class="reasoning">${escapeHtml(clone.reasoning)}</p>`;
+	html += `<p>Clone decided <b>${text(clone.decision)}</b>${level ? ` (confidence ${escapeHtml(level)})` : ''}</p>`;
+	if (clone.reasoning) html += `<p class="reasoning">${text(clone.reasoning)}</p>`;
 	if (clone.alternatives.length) {
 		html += '<p class="meta">Alternatives considered:</p><ul class="alts">';
 		for (const alternative of clone.alternatives) {
 			const share = percent(alternative.confidence);
-			html += `<li><b>${escapeHtml(alternative.action)}</b>${share ? ` (${escapeHtml(share)})` : ''}`;
-			html += `${alternative.reason ? `: ${escapeHtml(alternative.reason)}` : ''}</li>`;
+			html += `<li><b>${text(alternative.action)}</b>${share ? ` (${escapeHtml(share)})` : ''}`;
+			html += `${alternative.reason ? `: ${text(alternative.reason)}` : ''}</li>`;
 		}
 		html += '</ul>';
 	}
@@ -202,12 +234,12 @@ function itemBlock(item: PageItem, allowCustom: boolean): string {
 		custom = current;
 	}
 	const option = (value: string, label: string) =>
-		`<option value="${escapeHtml(value)}"${value === selected ? ' selected' : ''}>${escapeHtml(label)}</option>`;
+		`<option value="${escapeValue(value)}"${value === selected ? ' selected' : ''}>${escapeHtml(label)}</option>`;
 
 	const classes = ['item', item.error ? 'bad' : '', item.needsPerson ? 'need' : ''].filter(Boolean).join(' ');
-	let html = `<section class="${classes}" data-index="${i}" id="item-${i}"><h2>${escapeHtml(shorten(item.title, 120))}</h2>`;
+	let html = `<section class="${classes}" data-index="${i}" id="item-${i}"><h2>${text(shorten(item.title, 120))}</h2>`;
 	const level = percent(clone.confidence);
-	html += `<div class="clone"><span class="meta">Clone:</span> <b>${escapeHtml(shorten(clone.decision, 40))}</b>`;
+	html += `<div class="clone"><span class="meta">Clone:</span> <b>${text(shorten(clone.decision, 40))}</b>`;
 	html += `${level ? ` <span class="meta">${escapeHtml(level)}</span>` : ''}</div>`;
 	const flags = [
 		item.needsPerson ? '<span class="flag need">needs you</span>' : '',
@@ -223,14 +255,14 @@ function itemBlock(item: PageItem, allowCustom: boolean): string {
 	if (allowCustom) html += option(OTHER, 'Other (type it)');
 	html += '</select>';
 	if (allowCustom) {
-		html += `<input class="custom" id="custom_${i}" name="custom_${i}" type="text" maxlength="${MAX_DECISION_CHARS}" value="${escapeHtml(custom)}" autocomplete="off" aria-label="Other decision" placeholder="Other decision">`;
+		html += `<input class="custom" id="custom_${i}" name="custom_${i}" type="text" maxlength="${MAX_DECISION_CHARS}" value="${escapeValue(custom)}" autocomplete="off" aria-label="Other decision" placeholder="Other decision">`;
 	}
 	html += '</div>';
 	if (item.error) html += `<p class="err" role="alert">${escapeHtml(item.error)}</p>`;
 	const summary = shorten([item.details, clone.reasoning].filter(Boolean).join(' · ')) || 'Details and note';
-	html += `<details${item.error ? ' open' : ''}><summary>${escapeHtml(summary)}</summary>${moreBlock(item)}`;
+	html += `<details${item.error ? ' open' : ''}><summary>${text(summary)}</summary>${moreBlock(item)}`;
 	html += `<label for="note_${i}">Note (optional)</label>`;
-	html += `<textarea id="note_${i}" name="note_${i}" rows="2" maxlength="${MAX_NOTE_CHARS}">${escapeHtml(note)}</textarea></div></details>`;
+	html += `<textarea id="note_${i}" name="note_${i}" rows="2" maxlength="${MAX_NOTE_CHARS}">${escapeValue(note)}</textarea></div></details>`;
 	return `${html}</section>`;
 }
 
@@ -252,7 +284,7 @@ function viewTools(options: ReviewPageOptions): string {
 	const { view } = options;
 	const select = (name: string, label: string, values: Array<[string, string]>, current: string) =>
 		`<label>${escapeHtml(label)}<select name="${name}">${values
-			.map(([value, text]) => `<option value="${escapeHtml(value)}"${value === current ? ' selected' : ''}>${escapeHtml(text)}</option>`)
+			.map(([value, text]) => `<option value="${escapeValue(value)}"${value === current ? ' selected' : ''}>${escapeHtml(text)}</option>`)
 			.join('')}</select></label>`;
 	let html = '<div class="tools"><fieldset><legend>Show</legend>';
 	html += select('fd', 'Clone decided', [['', 'any'], ...options.decisions.map((d): [string, string] => [d.toLowerCase(), shorten(d, 40)])], view.decision);
@@ -275,8 +307,9 @@ export function renderReviewPage(options: ReviewPageOptions): string {
 	const start = view.start;
 	const end = start + items.length;
 	const remaining = shown - end;
-	let body = `<h1>${escapeHtml(options.title)}</h1>`;
-	if (options.message) body += `<p class="lead">${escapeHtml(options.message)}</p>`;
+	let body = `<h1>${text(options.title)}</h1>`;
+	if (options.reviewingAs) body += `<p class="who" id="reviewing-as">Reviewing as ${text(options.reviewingAs)}</p>`;
+	if (options.message) body += `<p class="lead">${text(options.message)}</p>`;
 	if (options.notReviewable > 0) {
 		body += `<p class="alert">${options.notReviewable} item${options.notReviewable === 1 ? ' has' : 's have'} no decision to review; ${options.notReviewable === 1 ? 'it goes' : 'they go'} on with an error.</p>`;
 	}
@@ -287,7 +320,7 @@ export function renderReviewPage(options: ReviewPageOptions): string {
 		const links = options.attention
 			.filter((i) => onPage.has(i))
 			.slice(0, 50)
-			.map((i) => `<a href="#item-${i}">${escapeHtml(shorten(titled.get(i) ?? `Item ${i}`, 40))}</a>`);
+			.map((i) => `<a href="#item-${i}">${text(shorten(titled.get(i) ?? `Item ${i}`, 40))}</a>`);
 		const more = options.attention.length - links.length;
 		body += `<p class="alert">Go to: ${links.join(', ')}${more > 0 ? ` and ${more} more (next pages)` : ''}</p>`;
 	}
@@ -296,10 +329,10 @@ export function renderReviewPage(options: ReviewPageOptions): string {
 	body += `<b>${total}</b> items: <b>${tally.changed}</b> changed, <b>${tally.kept}</b> keep the clone's decision`;
 	body += tally.open ? `, <b>${tally.open}</b> need your decision (marked "needs you": the clone escalated them or decided a value not listed; nothing is kept for them unless you choose).` : '.';
 	body += '</p>';
-	body += `<form id="review" method="post" action="${escapeHtml(options.action)}">`;
-	body += `<input type="hidden" name="view" value="${escapeHtml(encodeView(view))}">`;
-	body += `<input type="hidden" name="state" value="${escapeHtml(options.state.s)}">`;
-	body += `<input type="hidden" name="state_text" value="${escapeHtml(options.state.t)}">`;
+	body += `<form id="review" method="post" action="${escapeValue(options.action)}">`;
+	body += `<input type="hidden" name="view" value="${escapeValue(encodeView(view))}">`;
+	body += `<input type="hidden" name="state" value="${escapeValue(options.state.s)}">`;
+	body += `<input type="hidden" name="state_text" value="${escapeValue(options.state.t)}">`;
 	body += viewTools(options);
 	const range = shown === 0 ? 'No item matches this filter.' : `Showing ${start + 1}–${end} of ${shown}${shown < total ? ` (filtered from ${total})` : ''}.`;
 	body += `<p class="progress" id="range">${escapeHtml(range)} Choices are kept when you change page, filter or order${shown > 0 ? '; open a row for the reasoning, the details and a note' : ''}.</p>`;
@@ -335,17 +368,20 @@ export interface DoneCounts {
 }
 
 /** The answer to the submit that resumed the run. */
-export function renderDonePage(title: string, counts: DoneCounts, nonce: string): string {
+export function renderDonePage(title: string, counts: DoneCounts, nonce: string, reviewedBy?: string): string {
 	const total = counts.kept + counts.changed;
 	let body = '<h1>Review recorded</h1>';
 	body += `<p class="counts" id="counts" data-kept="${counts.kept}" data-changed="${counts.changed}">`;
 	body += `${total} item${total === 1 ? '' : 's'}: ${counts.kept} kept as the clone decided, ${counts.changed} changed.</p>`;
 	if (counts.failed > 0) body += `<p>${counts.failed} item${counts.failed === 1 ? '' : 's'} without a decision went on with an error.</p>`;
+	if (reviewedBy) body += `<p class="who" id="reviewed-by">Reviewed by ${text(reviewedBy)}</p>`;
 	body += '<p>The workflow goes on now. You can close this page; the link does not accept another review.</p>';
 	return document(`${title}: recorded`, nonce, body);
 }
 
 /** A short page with one message (e.g. a request that is neither GET nor POST). */
-export function renderMessagePage(title: string, message: string, nonce: string): string {
-	return document(title, nonce, `<h1>${escapeHtml(title)}</h1><p class="lead">${escapeHtml(message)}</p>`);
+export function renderMessagePage(title: string, message: string, nonce: string, link?: { href: string; label: string }): string {
+	let body = `<h1>${text(title)}</h1><p class="lead">${text(message)}</p>`;
+	if (link) body += `<p><a id="page-link" href="${escapeValue(link.href)}">${escapeHtml(link.label)}</a></p>`;
+	return document(title, nonce, body);
 }

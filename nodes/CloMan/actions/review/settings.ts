@@ -3,6 +3,8 @@ import { WAIT_INDEFINITELY } from 'n8n-workflow';
 
 import { planReviewRoutes } from '../../routing';
 import type { ReviewPlan } from '../../routing';
+import type { AccessSettings } from './access';
+import { readAccessSettings } from './access';
 
 /** Reads one node parameter shared by all items (execute and webhook contexts read it differently). */
 export type ParameterReader = (name: string, fallback: unknown) => unknown;
@@ -16,6 +18,8 @@ export interface ReviewSettings {
 	listed: string[];
 	pageTitle: string;
 	pageMessage: string;
+	/** Who may review, and the four-eyes rule (access.ts). */
+	access: AccessSettings;
 }
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : value == null ? '' : String(value));
@@ -38,6 +42,7 @@ export function readReviewSettings(read: ParameterReader): ReviewSettings {
 		listed: reviewRouteBy === 'single' ? [] : values.filter((value) => value !== ''),
 		pageTitle: text(read('pageTitle', '')).trim() || "Review the clone's decisions",
 		pageMessage: text(read('pageMessage', '')).trim(),
+		access: readAccessSettings(read),
 	};
 }
 

@@ -4,6 +4,8 @@ import { normalizeDecision, routeReviewed } from '../../routing';
 import type { ReviewPlan } from '../../routing';
 import { inputFailure } from '../../transport/errors';
 import { failedItem, failureJson } from '../failures';
+import type { Reviewer } from './access';
+import { earlierReviewersOf } from './access';
 import type { CloneDecision } from './items';
 import type { Choice, ChoiceRules, ReviewEntry, View } from './state';
 import {
@@ -114,6 +116,15 @@ function chosenView(body: IDataObject): View | undefined {
 	return { ...DEFAULT_VIEW, decision, flag: flag as View['flag'], band: band as View['band'], sort: sort as View['sort'] };
 }
 
+/** Item fields (decision_<i>, custom_<i>, note_<i>) of the body whose item is not on the submitted page. */
+function unknownItemFields(body: IDataObject, page: ReviewEntry[]): string[] {
+	const onPage = new Set(page.map((entry) => String(entry.index)));
+	return Object.keys(body).filter((name) => {
+		const match = /^(?:decision|custom|note)_(\d+)$/.exec(name);
+		return match !== null && !onPage.has(match[1]);
+	});
+}
+
 /**
  * Read a submitted page. Nothing here resumes anything: the caller resumes the run only on "done".
  * The page's own fields are merged into the carried choices first (so no button loses them), then the
@@ -149,9 +160,18 @@ export function readSubmission(body: IDataObject, entries: ReviewEntry[], rules:
 		return invalid('The page position of the form is not valid. Open the review link again.');
 	}
 
-	// 1. This page's fields, into a copy of the carried choices.
+	// 1. This page's fields, into a copy of the carried choices. Fields for items not on this page
+	// (not shown, or not in the batch at all) mean a form that is not this page's: nothing is taken.
 	const choices = new Map(before);
 	const page = shownBefore.slice(view.start, view.start + PAGE_SIZE);
+	const unknown = unknownItemFields(body, page);
+	if (unknown.length > 0) {
+		return invalid(
+			`The form carries choices for items that are not on this page (${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}), so nothing was recorded. Open the review link again.`,
+			view,
+			before,
+		);
+	}
 	for (const entry of page) {
 		const i = entry.index;
 		const chosen = field(body, `decision_${i}`);
@@ -257,6 +277,10 @@ export interface ReviewRecord extends IDataObject {
 	note: string;
 	reviewed_at: string;
 	clone_decision: string;
+	/** The signed-in n8n user who reviewed (not set under "Anyone With the Link"). */
+	reviewed_by?: Reviewer;
+	/** Who reviewed the item in earlier Review steps (the four-eyes trail), when any did. */
+	earlier_reviewers?: Reviewer[];
 }
 
 export interface ShapeCounts {
@@ -277,6 +301,7 @@ export function shapeOutputs(
 	plan: ReviewPlan,
 	reviewedAt: string,
 	toErrorOutput: boolean,
+	reviewer?: Reviewer,
 ): { outputs: INodeExecutionData[][]; counts: ShapeCounts } {
 	const outputs: INodeExecutionData[][] = Array.from({ length: plan.outputCount }, () => []);
 	const counts: ShapeCounts = { kept: 0, changed: 0, failed: 0 };
@@ -304,6 +329,9 @@ export function shapeOutputs(
 			reviewed_at: reviewedAt,
 			clone_decision: entry.clone.decision,
 		};
+		if (reviewer) review.reviewed_by = { ...reviewer };
+		const earlier = earlierReviewersOf(item.json);
+		if (earlier.length > 0) review.earlier_reviewers = earlier;
 		outputs[routeReviewed(plan, decision)].push({ ...base, json: { ...item.json, review } });
 	});
 	return { outputs, counts };

@@ -1,6 +1,8 @@
 import { randomBytes } from 'crypto';
 import type { IDataObject, INodeExecutionData, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 
+import type { Reviewer } from './access';
+import { checkAccess, reviewerLabel } from './access';
 import { cloneDecisionOf } from './items';
 import type { PageItem } from './page';
 import { noticeText, pageHeaders, renderDonePage, renderMessagePage, renderReviewPage } from './page';
@@ -94,6 +96,22 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 	});
 	const list = reviewable(entries);
 
+	// Who May Review: from this request's n8n sign-in, on every GET and POST (nothing is kept across the pause).
+	const gate = await checkAccess(this, settings.access, items);
+	if (gate.kind === 'signIn') {
+		res.statusCode = 302;
+		res.setHeader('Location', gate.location);
+		res.setHeader('Cache-Control', 'no-store');
+		res.end();
+		return { noWebhookResponse: true };
+	}
+	if (gate.kind === 'refused') {
+		const link = gate.signInUrl ? { href: gate.signInUrl, label: 'Sign in to n8n' } : undefined;
+		send(gate.status, renderMessagePage(gate.title, gate.message, nonce, link));
+		return { noWebhookResponse: true };
+	}
+	const reviewer: Reviewer | undefined = gate.kind === 'reviewer' ? gate.reviewer : undefined;
+
 	const rules = { allowCustom: settings.allowCustom, listed: settings.listed };
 	const query = (this.getQueryData() ?? {}) as IDataObject;
 	const signature = queryValue(query, 'signature');
@@ -142,6 +160,7 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 			alerts: state.alerts,
 			notReviewable: entries.length - list.length,
 			nonce,
+			reviewingAs: reviewer ? reviewerLabel(reviewer) : undefined,
 		});
 	};
 
@@ -196,8 +215,9 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 		settings.plan,
 		new Date().toISOString(),
 		toErrorOutput,
+		reviewer,
 	);
-	send(200, renderDonePage(settings.pageTitle, counts, nonce));
+	send(200, renderDonePage(settings.pageTitle, counts, nonce, reviewer ? reviewerLabel(reviewer) : undefined));
 	// workflowData resumes the run with every output (n8n 2.x forwards them all).
 	return { noWebhookResponse: true, workflowData: outputs };
 }
