@@ -100,8 +100,8 @@ function parseArgs(argv) {
 const pad = (s, n) => String(s ?? '').slice(0, n).padEnd(n);
 const padL = (s, n) => String(s ?? '').slice(0, n).padStart(n);
 
-/** Prints, per refund request, the CloMan output it left on and what the workflow then did. */
-function printBatchReport(run, backendLabel, reviewLinks) {
+/** n8n 1.x: prints, per refund request, the CloMan output it left on and what the workflow then did. */
+function printBatchReport(run, backendLabel) {
 	const outputs = nodeOutputs(run, 'CloMan');
 	if (!outputs) throw new Error('the CloMan node did not run');
 	const outputNames = ['Auto-Decided', 'Needs Review'];
@@ -142,15 +142,6 @@ function printBatchReport(run, backendLabel, reviewLinks) {
 	process.stdout.write(`\n  ${counts}   (${Object.entries(byThen).map(([k, v]) => `${k}: ${v}`).join(', ')})\n`);
 	const status = run.status ?? (run.finished ? 'success' : 'unknown');
 	process.stdout.write(`  execution: ${status}, ${rows.length} of ${total} input items on exactly one output: ${rows.length === total && new Set(rows.map((r) => r.json.id)).size === total ? 'yes' : 'NO'}\n`);
-	if (waiting) {
-		process.stdout.write(
-			`\n  The ${outputs[1].length} items that need a person wait on one review page ("${REVIEW_NODE}").\n` +
-				(reviewLinks.length > 0
-					? `  Its link was posted to the local incoming webhook (standing in for a Slack channel):\n    ${reviewLinks.join('\n    ')}\n`
-					: '  No link reached the local incoming webhook.\n') +
-				'  The link needs the n8n server: to review in a browser, run bash scripts/editor.sh and execute the workflow there.\n',
-		);
-	}
 	if (refused) {
 		const error = run.data.resultData.error;
 		process.stdout.write(`\n  "${REVIEW_NODE}" refused to run: ${error.message}${error.description ? `\n  ${error.description}` : ''}\n`);
@@ -527,7 +518,7 @@ n8n ${lineInfo.version} with n8n-nodes-cloman is running:
 		return parsed;
 	});
 	await new Promise((r) => setTimeout(r, 500)); // the receiver's last lines
-	printBatchReport(run, backend.label, reviewLinks);
+	printBatchReport(run, backend.label);
 	if (backend.standin) await backend.standin.stop();
 	await receiver.stop();
 	printTimings('Demo timings');
