@@ -35,7 +35,7 @@ import {
 	writeBatchExample,
 } from './lib/harness.mjs';
 import { restExecution, waitForExecution, workflowExecutionIds } from './lib/executions.mjs';
-import { reviewInChromium } from './lib/reviewer.mjs';
+import { reviewInChromium, startChromium } from './lib/reviewer.mjs';
 
 const REVIEW_NODE = 'Human review';
 const REVIEW_OUTPUT_NODES = ['Refund after review', 'Decline after review', 'Ask customer for details'];
@@ -256,8 +256,8 @@ async function waitForPerson(api, instance, executionId, link, count, seconds) {
 }
 
 /** Starts n8n, runs the example through the review to its end; returns the finished execution and who reviewed. */
-async function runWithReview({ instance, backend, receiver, reviewLinks, opts }) {
-	const child = await phase('n8n start', () => startN8n(instance));
+async function runWithReview({ instance, n8nStarting, browserStarting, interactive, backend, receiver, reviewLinks, opts }) {
+	const child = await n8nStarting;
 	const api = await restLogin(instance);
 	await phase('credential + the batch example (webhook-started copy), created and published over REST', () => publishDemo(api, backend, receiver.urlFor('slack')));
 
@@ -284,20 +284,22 @@ async function runWithReview({ instance, backend, receiver, reviewLinks, opts })
 			`\n  CloMan decided ${auto + waiting.length} refund requests: ${auto} went on by themselves, ${waiting.length} wait for a person on "${REVIEW_NODE}".\n` +
 				`  Its review link reached the local incoming webhook (standing in for a Slack channel):\n    ${review.link}\n`,
 		);
-		let person = 'no terminal';
-		if (process.stdin.isTTY && process.stdout.isTTY && opts.reviewWait > 0) {
+		let person = process.stdin.isTTY && process.stdout.isTTY ? '--review-wait 0' : 'no terminal';
+		if (interactive) {
 			person = await phase(`review: waiting for you (up to ${opts.reviewWait} s)`, () => waitForPerson(api, instance, executionId, review.link, waiting.length, opts.reviewWait));
 		}
 		if (person === 'person') {
 			review.by = 'you, in your browser';
 		} else {
 			const first = waiting[0].json;
-			review.changed = await phase(`review: headless Chromium opens the link, changes ${first.id}, keeps the rest, submits`, () =>
-				reviewInChromium({ link: review.link, index: 0, notDecision: first.cloman?.decision, note: REVIEWER_NOTE }),
+			review.changed = await phase(`review: headless Chromium opens the link, changes ${first.id}, keeps the rest, submits`, async () =>
+				reviewInChromium({ link: review.link, index: 0, notDecision: first.cloman?.decision, note: REVIEWER_NOTE, browser: await browserStarting }),
 			);
 			review.changed.id = first.id;
-			review.by = `headless Chromium (${person === 'no terminal' ? 'no terminal' : person})`;
+			review.by = `headless Chromium (${person})`;
 		}
+	} else {
+		await (await browserStarting)?.close();
 	}
 
 	const finished = await phase('the run resumes and finishes', async () => {
@@ -361,12 +363,12 @@ function printFinalReport(run, backendLabel, review) {
 
 	process.stdout.write(`\nScheduled batch approvals, after the review: ${inputs.length} refund requests decided by CloMan (${backendLabel})\n\n`);
 	process.stdout.write(
-		`  ${pad('id', 7)} ${pad('customer', 17)} ${padL('amount', 6)}  ${pad('clone said', 11)} ${padL('conf', 4)}  ${pad('CloMan output', 13)}  ${pad('review', 8)} ${pad('final output', 24)} ${pad('→ status', 15)} ${pad('decided by', 10)} note\n`,
+		`  ${pad('id', 7)} ${pad('customer', 17)} ${padL('amount', 6)}  ${pad('clone said', 15)} ${padL('conf', 4)}  ${pad('CloMan output', 13)}  ${pad('review', 8)} ${pad('final output', 24)} ${pad('→ status', 15)} ${pad('decided by', 10)} note\n`,
 	);
-	process.stdout.write(`  ${'-'.repeat(140)}\n`);
+	process.stdout.write(`  ${'-'.repeat(144)}\n`);
 	for (const r of rows) {
 		process.stdout.write(
-			`  ${pad(r.id, 7)} ${pad(r.customer, 17)} ${padL(r.amount ?? '—', 6)}  ${pad(r.clone ?? '—', 11)} ${padL(typeof r.confidence === 'number' ? r.confidence.toFixed(2) : '', 4)}  ${pad(r.cloneOutput ?? '—', 13)}  ${pad(r.review ?? '—', 8)} ${pad(r.final ?? 'NOT ON AN OUTPUT', 24)} ${pad(r.status ? `→ ${r.status}` : '', 15)} ${pad(r.decidedBy ?? '', 10)} ${r.note}\n`,
+			`  ${pad(r.id, 7)} ${pad(r.customer, 17)} ${padL(r.amount ?? '—', 6)}  ${pad(r.clone ?? '—', 15)} ${padL(typeof r.confidence === 'number' ? r.confidence.toFixed(2) : '', 4)}  ${pad(r.cloneOutput ?? '—', 13)}  ${pad(r.review ?? '—', 8)} ${pad(r.final ?? 'NOT ON AN OUTPUT', 24)} ${pad(r.status ? `→ ${r.status}` : '', 15)} ${pad(r.decidedBy ?? '', 10)} ${r.note}\n`,
 		);
 	}
 	const reviewed = rows.filter((r) => r.reviewed);
@@ -412,6 +414,15 @@ async function main() {
 		prepareInstance({ name: `${opts.editor ? 'editor' : 'demo'}-n8n${lineInfo.line}`, lineInfo, tarball: pack.tarball, fresh: !opts.editor }),
 	);
 	log(`  N8N_USER_FOLDER=${path.relative(ROOT, instance.userFolder)}`);
+	// n8n 2.x, the whole flow: n8n starts now (its slowest step) while the stand-in and the incoming
+	// webhook start; the credential and the workflow are created over REST once it runs.
+	const withReview = !opts.editor && lineInfo.line === 2;
+	const n8nStarting = withReview ? phase('n8n start', () => startN8n(instance)) : undefined;
+	n8nStarting?.catch(() => undefined); // awaited (and reported) in runWithReview
+	// Without a person to ask, the headless reviewer's browser starts meanwhile too.
+	const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY && opts.reviewWait > 0);
+	const browserStarting = withReview && !interactive ? startChromium() : undefined;
+	browserStarting?.catch(() => undefined); // awaited in runWithReview; a failure to launch is reported there
 
 	let backend;
 	if (realKey) {
@@ -453,7 +464,6 @@ async function main() {
 	// so a person's changes survive; the credential is imported every time (the stand-in's port changes),
 	// the batch example again if the receiver had to take another port. On n8n 2.x the demo creates
 	// both over REST once n8n runs (no CLI boots for the imports).
-	const withReview = !opts.editor && lineInfo.line === 2;
 	const keepWorkflows = opts.editor && fs.existsSync(path.join(instance.userFolder, '.n8n', 'database.sqlite'));
 	const keepBatch = keepWorkflows && port === savedPort;
 	if (!withReview) {
@@ -500,7 +510,7 @@ n8n ${lineInfo.version} with n8n-nodes-cloman is running:
 	}
 
 	if (withReview) {
-		const { run, review } = await runWithReview({ instance, backend, receiver, reviewLinks, opts });
+		const { run, review } = await runWithReview({ instance, n8nStarting, browserStarting, interactive, backend, receiver, reviewLinks, opts });
 		const summary = printFinalReport(run, backend.label, review);
 		if (backend.standin) await backend.standin.stop();
 		await receiver.stop();

@@ -13,15 +13,21 @@ const KEEP = '__keep__';
 const OTHER = '__other__';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
+/** Launches headless chromium (the demo starts it while n8n starts, to have it ready for the link). */
+export async function startChromium() {
+	const [{ bin }, { playwright }] = await Promise.all([ensureChromium(), ensurePlaywright()]);
+	return await playwright.chromium.launch({ executablePath: bin, headless: true, args: CHROMIUM_FLAGS });
+}
+
 /**
  * Opens `link`, sets item `index` to the first offered decision other than `notDecision` (the
  * clone's), writes `note` for it, keeps every other item, submits. Returns
  * { index, decision, note, items, status } (items: how many decision fields the page had; status:
- * the HTTP status of the answer to the submit).
+ * the HTTP status of the answer to the submit). `browser`: one from startChromium (closed here),
+ * else one is launched.
  */
-export async function reviewInChromium({ link, index, notDecision, note, timeoutMs = 60_000 }) {
-	const [{ bin }, { playwright }] = await Promise.all([ensureChromium(), ensurePlaywright()]);
-	const browser = await playwright.chromium.launch({ executablePath: bin, headless: true, args: CHROMIUM_FLAGS });
+export async function reviewInChromium({ link, index, notDecision, note, browser, timeoutMs = 60_000 }) {
+	browser ??= await startChromium();
 	try {
 		const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 		const outside = [];
