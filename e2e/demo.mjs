@@ -6,11 +6,18 @@
 //
 // N8N_LINE=2 (default) runs the n8n 2.41.1 demo; N8N_LINE=1 runs the n8n 1.123.81 one instead, where
 // the Review step refuses (it needs n8n 2.x) and the demo must say so and end with exit code 0.
+// DEMO_E2E_TERMINAL=1 adds a second 2.x run in a terminal (script(1) gives it a pty): the demo offers
+// the link and waits; a "person" (the reviewer module, from the link the demo printed) submits, and
+// the demo must take that review instead of its headless one.
 // Ends with one line "demo: N passed, N failed".
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 
-import { EXAMPLES, installCleanup, log, phase, run } from '../scripts/lib/harness.mjs';
+import { EXAMPLES, LOGS, ROOT, installCleanup, log, phase, run, sleep } from '../scripts/lib/harness.mjs';
+import { reviewInChromium } from '../scripts/lib/reviewer.mjs';
 import { checkRunner } from './checks.mjs';
 import { codeNodeItems, needsReview, sameIds } from './expect.mjs';
 
@@ -102,6 +109,46 @@ async function main() {
 		}
 		assert.match(table, new RegExp(`${inputs.length} of ${inputs.length} items on their final outputs, 0 waiting; execution: success`));
 		assert.match(table, new RegExp(`reviewed: ${toReview.length} \\(${summary.reviewed.join(', ')}\\)`));
+	});
+
+	if (process.env.DEMO_E2E_TERMINAL === '1') await checkInTerminal(env, expected, toReview);
+}
+
+/** The demo in a terminal: the person (here the reviewer module, from the printed link) reviews. */
+async function checkInTerminal(env, expected, toReview) {
+	const logFile = path.join(LOGS, 'demo-terminal.log');
+	fs.rmSync(logFile, { force: true });
+	const person = { id: toReview[1], note: 'a person in the terminal' };
+	await check('in a terminal the demo prints the link and waits; the person submits, the demo takes their review and ends with exit code 0', async () => {
+		const child = spawn('script', ['-qfec', 'bash scripts/demo.sh --review-wait 240', logFile], { cwd: ROOT, env, stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+		const exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
+		let reviewed;
+		try {
+			const deadline = Date.now() + 10 * 60_000;
+			let link;
+			while (!link && Date.now() < deadline && child.exitCode === null) {
+				const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+				link = /Your turn[^]*?(http:\/\/127\.0\.0\.1:\d+\/webhook-waiting\/\S+)/.exec(text)?.[1];
+				if (!link) await sleep(500);
+			}
+			assert.ok(link, 'the demo offered no link to the person');
+			reviewed = await reviewInChromium({ link, index: 1, notDecision: expected.get(person.id).decision.decision, note: person.note });
+		} catch (error) {
+			process.kill(-child.pid, 'SIGTERM'); // demo.sh passes it on and stops n8n
+			throw error;
+		} finally {
+			// The pty's input ends only now: the demo must not have been waiting on it.
+			child.stdin.end();
+		}
+		const code = await Promise.race([exited, sleep(5 * 60_000).then(() => 'timeout')]);
+		if (code === 'timeout') process.kill(-child.pid, 'SIGTERM'); // demo.sh passes it on and stops n8n
+		const out = fs.readFileSync(logFile, 'utf8').replace(/\r/g, '');
+		assert.equal(code, 0, `exit ${code}\n${out.split('\n').slice(-30).join('\n')}`);
+		const summary = JSON.parse(out.split('\n').find((l) => l.startsWith('DEMO_SUMMARY ')).slice('DEMO_SUMMARY '.length));
+		assert.deepEqual([summary.ok, summary.onOutputs, summary.waiting, summary.reviewer], [true, 12, 0, 'you, in your browser']);
+		assert.deepEqual(summary.changed, [person.id]);
+		const row = summary.rows.find((r) => r.id === person.id);
+		assert.deepEqual([row.decision, row.decidedBy, row.note], [reviewed.decision, 'reviewer', person.note]);
 	});
 }
 
