@@ -248,7 +248,7 @@ async function waitForPerson(api, instance, executionId, link, count, seconds) {
 	try {
 		const e = await waitForExecution(api, instance, executionId, ['success'], { timeoutMs: seconds * 1000, pollMs: 1000, stop: () => enter });
 		if (e.status !== 'waiting') return 'person';
-		return enter ? 'skipped (Enter)' : `no submit within ${mmss}`;
+		return enter ? 'you pressed Enter' : `no submit within ${mmss}`;
 	} finally {
 		process.stdin.off('data', onData);
 		process.stdin.pause();
@@ -293,13 +293,13 @@ async function runWithReview({ instance, n8nStarting, browserStarting, interacti
 		} else {
 			const first = waiting[0].json;
 			review.changed = await phase(`review: headless Chromium opens the link, changes ${first.id}, keeps the rest, submits`, async () =>
-				reviewInChromium({ link: review.link, index: 0, notDecision: first.cloman?.decision, note: REVIEWER_NOTE, browser: await browserStarting }),
+				reviewInChromium({ link: review.link, index: 0, notDecision: first.cloman?.decision, note: REVIEWER_NOTE, session: await browserStarting }),
 			);
 			review.changed.id = first.id;
 			review.by = `headless Chromium (${person})`;
 		}
 	} else {
-		await (await browserStarting)?.close();
+		await (await browserStarting)?.browser.close();
 	}
 
 	const finished = await phase('the run resumes and finishes', async () => {

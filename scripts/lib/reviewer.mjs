@@ -6,38 +6,28 @@
 //   <input name="custom_<i>">      the free-text decision when "__other__" is chosen (not used here)
 //   <button name="keep_remaining"> submit, keeping the clone's decision wherever nothing was chosen
 //                                  (on a paged batch also for the items on later pages)
-// Nothing it loads may leave 127.0.0.1: any other request is aborted and reported.
-import { ensureChromium, ensurePlaywright } from './harness.mjs';
+// Nothing it loads may leave 127.0.0.1: any other request is aborted and reported (the e2e tier's
+// loopback-only browser, e2e/browser.mjs).
+import { launchLoopbackBrowser, prepareBrowser } from '../../e2e/browser.mjs';
 
 const KEEP = '__keep__';
 const OTHER = '__other__';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 /** Launches headless chromium (the demo starts it while n8n starts, to have it ready for the link). */
 export async function startChromium() {
-	const [{ bin }, { playwright }] = await Promise.all([ensureChromium(), ensurePlaywright()]);
-	return await playwright.chromium.launch({ executablePath: bin, headless: true, args: CHROMIUM_FLAGS });
+	return await launchLoopbackBrowser(await prepareBrowser(), { width: 1280, height: 900 });
 }
 
 /**
  * Opens `link`, sets item `index` to the first offered decision other than `notDecision` (the
  * clone's), writes `note` for it, keeps every other item, submits. Returns
  * { index, decision, note, items, status } (items: how many decision fields the page had; status:
- * the HTTP status of the answer to the submit). `browser`: one from startChromium (closed here),
+ * the HTTP status of the answer to the submit). `session`: one from startChromium (closed here),
  * else one is launched.
  */
-export async function reviewInChromium({ link, index, notDecision, note, browser, timeoutMs = 60_000 }) {
-	browser ??= await startChromium();
+export async function reviewInChromium({ link, index, notDecision, note, session, timeoutMs = 60_000 }) {
+	const { browser, context, outside } = session ?? (await startChromium());
 	try {
-		const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-		const outside = [];
-		await context.route(
-			(url) => !['127.0.0.1', 'localhost'].includes(url.hostname),
-			(route) => {
-				outside.push(route.request().url());
-				return route.abort('blockedbyclient');
-			},
-		);
 		const page = await context.newPage();
 		page.setDefaultTimeout(timeoutMs);
 		const opened = await page.goto(link);
