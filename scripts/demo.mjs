@@ -34,7 +34,7 @@ import {
 	startStandinProcess,
 	writeBatchExample,
 } from './lib/harness.mjs';
-import { restExecution, waitForExecution, workflowExecutionIds } from './lib/executions.mjs';
+import { waitForExecution, workflowExecutionIds } from './lib/executions.mjs';
 import { reviewInChromium, startChromium } from './lib/reviewer.mjs';
 
 const REVIEW_NODE = 'Human review';
