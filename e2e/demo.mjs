@@ -59,6 +59,9 @@ async function main() {
 	await check('the demo exits with code 0', () => {
 		assert.equal(r.code, 0, `exit code ${r.code}\n${(r.stdout + r.stderr).split('\n').slice(-40).join('\n')}`);
 	});
+	await check('the demo prints no API key (the stand-in accepts keys starting cloman_sk_)', () => {
+		assert.ok(!/cloman_sk_/.test(r.stdout + r.stderr), 'an API key is in the output');
+	});
 
 	let summary;
 	await check('the demo prints one DEMO_SUMMARY line: 12 items, 12 on their final outputs, 0 waiting, execution success', () => {
