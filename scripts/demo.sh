@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job in a real n8n, one command:
 #
-#   bash scripts/demo.sh            # headless: run the "scheduled batch approvals" example, print the routing
+#   bash scripts/demo.sh            # run the "scheduled batch approvals" example through its human review
+#                                   # (a headless browser reviews; in a terminal you may, see --help)
 #   bash scripts/demo.sh --editor   # leave the n8n editor running on 127.0.0.1 (or: bash scripts/editor.sh)
 #   bash scripts/demo.sh --line 1   # n8n 1.123.81 instead of 2.41.1 (or N8N_LINE=1)
 #
@@ -45,8 +46,9 @@ cleanup() {
 trap cleanup EXIT
 
 # Node runs as a child we wait for, so that a signal to this script (Ctrl-C, kill, timeout) is
-# passed on and Node can stop n8n and the stand-in before we exit.
-CLOMAN_HARNESS_PIDFILE="$PIDFILE" node "$ROOT/scripts/demo.mjs" "$@" &
+# passed on and Node can stop n8n and the stand-in before we exit. `<&0` keeps our stdin (bash gives
+# a background job /dev/null otherwise): in a terminal the demo offers the review to the person.
+CLOMAN_HARNESS_PIDFILE="$PIDFILE" node "$ROOT/scripts/demo.mjs" "$@" <&0 &
 child=$!
 forward() { kill -TERM "$child" 2>/dev/null || true; }
 trap forward INT TERM HUP
