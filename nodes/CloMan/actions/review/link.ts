@@ -24,6 +24,8 @@ export interface NotifyInfo {
 	executionId: string;
 	/** ISO time the link stops working, when the wait is limited. */
 	expiresAt?: string;
+	/** The named reviewer this (personal) link is for: the message is addressed to them. */
+	reviewer?: { email: string; name: string };
 }
 
 const ZWSP = '\u200B';
@@ -54,10 +56,11 @@ export function escapeDiscordText(value: string): string {
 		.replace(/</g, `<${ZWSP}`);
 }
 
-function message(title: string, info: NotifyInfo): string {
+function message(title: string, info: NotifyInfo, escape: (value: string) => string): string {
 	const items = `${info.itemCount} item${info.itemCount === 1 ? '' : 's'}`;
 	const until = info.expiresAt ? ` (until ${info.expiresAt})` : '';
-	return `${title}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until}: ${info.url}`;
+	const to = info.reviewer ? `For ${escape(info.reviewer.name ? `${info.reviewer.name} (${info.reviewer.email})` : info.reviewer.email)}, your personal link: ` : '';
+	return `${to}${escape(title)}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until}: ${info.url}`;
 }
 
 /**
@@ -66,9 +69,9 @@ function message(title: string, info: NotifyInfo): string {
  */
 export function notificationBody(format: NotifyFormat, info: NotifyInfo): IDataObject {
 	if (format === 'discord') {
-		return { content: message(escapeDiscordText(info.title), info), allowed_mentions: { parse: [] } };
+		return { content: message(info.title, info, escapeDiscordText), allowed_mentions: { parse: [] } };
 	}
-	const text = message(format === 'generic' ? info.title : escapeChatText(info.title), info);
+	const text = message(info.title, info, format === 'generic' ? (value) => value : escapeChatText);
 	if (format === 'generic') {
 		return {
 			text,
@@ -77,6 +80,7 @@ export function notificationBody(format: NotifyFormat, info: NotifyInfo): IDataO
 			execution_id: info.executionId,
 			item_count: info.itemCount,
 			expires_at: info.expiresAt ?? null,
+			...(info.reviewer ? { email: info.reviewer.email, name: info.reviewer.name } : {}),
 		};
 	}
 	return { text };
