@@ -19,6 +19,7 @@ import path from 'node:path';
 import { DEMO_CREDENTIAL, NODE_TYPE, OWNER, log, sleep } from '../scripts/lib/harness.mjs';
 import { launchLoopbackBrowser } from './browser.mjs';
 import { restExecution } from './expect.mjs';
+import { checkPersonalLinks } from './personal-links.mjs';
 
 export const REVIEWERS_WORKFLOW_ID = 'ClomanReviewersE2E';
 const TRIGGER_PATH = 'cloman-reviewers-e2e';
@@ -195,6 +196,9 @@ export async function checkReviewers({ instance, api, receiver, check, prefix, b
 		await publish(api, openWorkflow(`${receiver.url}/slack`));
 	});
 	if (!published) return;
+
+	// Named Reviewers (Personal Links): the example itself, reviewer A then B (e2e/personal-links.mjs).
+	await checkPersonalLinks({ instance, api, receiver, check, prefix, browserTools, artifacts, publish, trigger });
 
 	const stillWaiting = async (id, node) => {
 		// The link is posted just before n8n stores the execution as waiting.

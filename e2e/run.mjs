@@ -47,6 +47,7 @@ import { addCloManToNewWorkflow, artifactsDir, isEditorPackageLookup, openSessio
 import { checkOverlappingRuns } from './overlap.mjs';
 import { REVIEW_NODE, REVIEW_OUTPUTS, checkReview, checkReviewFromEditor } from './review.mjs';
 import { checkLargeReview } from './review-large.mjs';
+import { instanceName, privateTarball } from './isolate.mjs';
 import { checkReviewers } from './reviewers.mjs';
 
 const require = createRequire(import.meta.url);
@@ -364,7 +365,8 @@ async function runLine(lineInfo, { pack, installed, standin, receiver, browserTo
 	let instance;
 	const ready = await check(`${prefix} the packed tarball installs as a community package (.n8n/nodes)`, async () => {
 		instance = await phase(`${prefix} user folder + npm install of the tarball`, () =>
-			prepareInstance({ name: `e2e-n8n${lineInfo.line}`, lineInfo, tarball: pack.tarball }),
+			// Per worktree (e2e/isolate.mjs): .cache/instances is shared by every worktree.
+			prepareInstance({ name: instanceName(`e2e-n8n${lineInfo.line}`), lineInfo, tarball: pack.tarball }),
 		);
 		const pkg = JSON.parse(fs.readFileSync(path.join(instance.nodesDir, 'package.json'), 'utf8'));
 		assert.ok(pkg.dependencies?.[PACKAGE_NAME], `nodes/package.json lists ${JSON.stringify(pkg.dependencies)}`);
@@ -413,6 +415,8 @@ async function main() {
 	]);
 	const packOk = await check('npm pack: the tarball holds the built node and credential', () => {
 		if (packed.status !== 'fulfilled') throw packed.reason;
+		// Out of the shared .cache/pack at once, checked to be this worktree's build (e2e/isolate.mjs).
+		packed.value.tarball = privateTarball(packed.value.tarball);
 		log(`      ${path.relative(ROOT, packed.value.tarball)}: ${packed.value.files.length} files, ${packed.value.size} bytes`);
 	});
 	let browserTools;

@@ -2,6 +2,7 @@
 import {
 	earlierReviewersOf,
 	pageUrlOf,
+	parseNamedReviewers,
 	parseReviewerList,
 	readCookie,
 	sameReviewer,
@@ -9,6 +10,7 @@ import {
 } from '../nodes/CloMan/actions/review/access';
 import { escapeChatText, escapeDiscordText, notificationBody } from '../nodes/CloMan/actions/review/link';
 import { escapeHtml, escapeValue, renderMessagePage, text } from '../nodes/CloMan/actions/review/page';
+import { personalLink, personalToken, validPersonalToken } from '../nodes/CloMan/actions/review/personal';
 
 const ZW = '\u200B';
 
@@ -110,5 +112,67 @@ describe('access helpers', () => {
 		expect(location.searchParams.get('redirect')).toBe('https://n8n.example/webhook-waiting/7/node?signature=abc&signed_in=1');
 		// an absolute URL in the request line cannot move the way back to another origin
 		expect(pageUrlOf('https://n8n.example', 'https://evil.example/x?y')).toBe('https://n8n.example/x?y');
+	});
+});
+
+describe('personal review links (Named Reviewers)', () => {
+	const key = 'cloman_sk_unit_key';
+	const link = 'https://n8n.example/webhook-waiting/41/node-1?signature=abc';
+
+	test('the token is bound to execution, node and email (case aside), never contains the key, and checks in constant time', () => {
+		const token = personalToken(key, '41', 'node-1', 'Alice@Example.com');
+		expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+		expect(token).not.toContain(key);
+		expect(personalToken(key, '41', 'node-1', ' alice@example.COM ')).toBe(token);
+		for (const other of [
+			personalToken(key, '42', 'node-1', 'alice@example.com'),
+			personalToken(key, '41', 'node-2', 'alice@example.com'),
+			personalToken(key, '41', 'node-1', 'bob@example.com'),
+			personalToken('cloman_sk_other', '41', 'node-1', 'alice@example.com'),
+		]) {
+			expect(other).not.toBe(token);
+		}
+		expect(validPersonalToken(key, '41', 'node-1', 'alice@example.com', token)).toBe(true);
+		expect(validPersonalToken(key, '41', 'node-1', 'bob@example.com', token)).toBe(false);
+		const altered = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
+		expect(validPersonalToken(key, '41', 'node-1', 'alice@example.com', altered)).toBe(false);
+		expect(validPersonalToken(key, '41', 'node-1', 'alice@example.com', token.slice(1))).toBe(false);
+		expect(validPersonalToken(key, '41', 'node-1', 'alice@example.com', '')).toBe(false);
+	});
+
+	test('the personal link keeps the resume token and adds reviewer and rt, URL-encoded', () => {
+		const url = new URL(personalLink(link, 'a+b@example.com', 'tok'));
+		expect(url.searchParams.get('signature')).toBe('abc');
+		expect(url.searchParams.get('reviewer')).toBe('a+b@example.com');
+		expect(url.searchParams.get('rt')).toBe('tok');
+		expect(url.search).toContain('reviewer=a%2Bb%40example.com');
+	});
+
+	test('the list: entries with email and optional name; bad or repeated emails refused; blank rows skipped', () => {
+		expect(parseNamedReviewers({ reviewers: [{ email: ' Alice@Example.com ', name: 'Alice' }, { email: '', name: '' }, { email: 'bob@example.com' }] })).toEqual([
+			{ email: 'Alice@Example.com', name: 'Alice' },
+			{ email: 'bob@example.com', name: '' },
+		]);
+		expect(() => parseNamedReviewers({ reviewers: [{ email: 'bob', name: 'Bob' }] })).toThrow('Named Reviewers: reviewer 1\'s email "bob" is not an email address');
+		expect(() => parseNamedReviewers({ reviewers: [{ email: 'a@x.io' }, { email: 'A@X.io' }] })).toThrow('Named Reviewers: A@X.io is listed twice');
+		expect(parseNamedReviewers({})).toEqual([]);
+	});
+
+	test('each reviewer\'s message is addressed to them; chat formats escape the name', () => {
+		const info = { title: 'Refunds', url: `${link}&reviewer=x&rt=y`, itemCount: 1, executionId: '41' };
+		expect(notificationBody('generic', { ...info, reviewer: { email: 'alice@example.com', name: 'Alice' } })).toEqual({
+			text: `For Alice (alice@example.com), your personal link: Refunds: 1 item waits for your review (if the link says the execution is running, reload it a few seconds later): ${info.url}`,
+			title: 'Refunds',
+			url: info.url,
+			execution_id: '41',
+			item_count: 1,
+			expires_at: null,
+			email: 'alice@example.com',
+			name: 'Alice',
+		});
+		const chat = String(notificationBody('text', { ...info, reviewer: { email: 'eve@example.com', name: '<!channel>' } }).text);
+		expect(chat).toBe(`For &lt;!channel&gt; (eve@${ZW}example.com), your personal link: Refunds: 1 item waits for your review (if the link says the execution is running, reload it a few seconds later): ${info.url}`);
+		const discord = notificationBody('discord', { ...info, reviewer: { email: 'eve@example.com', name: '@everyone' } });
+		expect(String(discord.content)).not.toMatch(/@everyone/);
 	});
 });

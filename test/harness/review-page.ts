@@ -43,7 +43,7 @@ export function fill(fields: Array<[string, string]>, values: Record<string, str
 }
 
 /** The form's fields plus the button pressed, placed before form_end as a browser does (tree order). */
-export function submitWith(fields: Array<[string, string]>, button: 'submit' | 'keep_remaining'): Array<[string, string]> {
+export function submitWith(fields: Array<[string, string]>, button: 'submit' | 'keep_remaining' | 'apply_view'): Array<[string, string]> {
 	const end = fields.findIndex(([name]) => name === 'form_end');
 	const copy = [...fields];
 	copy.splice(end === -1 ? copy.length : end, 0, [button, '1']);

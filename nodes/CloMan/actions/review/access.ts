@@ -1,6 +1,7 @@
 import type { IDataObject, INodeExecutionData, IWebhookFunctions } from 'n8n-workflow';
 
 import { isObject } from '../../transport/errors';
+import { REVIEWER_PARAM, TOKEN_PARAM, validPersonalToken } from './personal';
 
 /**
  * Who may review (the "Who May Review" option) and who is reviewing, read from the request itself on
@@ -11,12 +12,20 @@ import { isObject } from '../../transport/errors';
  * webhook paths do not always parse cookies) and never stored or shown.
  */
 
-export type WhoMayReview = 'anyone' | 'signedIn' | 'listed';
+export type WhoMayReview = 'anyone' | 'signedIn' | 'listed' | 'named';
+
+/** One reviewer of "Named Reviewers (Personal Links)": the email as typed (compared case aside) and an optional name. */
+export interface NamedReviewer {
+	email: string;
+	name: string;
+}
 
 export interface AccessSettings {
 	who: WhoMayReview;
 	/** Lower-cased emails of "Only These n8n Users". */
 	reviewers: string[];
+	/** The reviewers of "Named Reviewers (Personal Links)", each with their own link. */
+	named: NamedReviewer[];
 	/** Refuse a reviewer who already reviewed any of these items in an earlier Review step. */
 	fourEyes: boolean;
 }
@@ -47,19 +56,44 @@ export function parseReviewerList(raw: unknown): string[] {
 	return emails;
 }
 
+/** "Named Reviewers": the fixed collection's entries ({email, name}); the same email twice (case aside) is refused. */
+export function parseNamedReviewers(raw: unknown): NamedReviewer[] {
+	const entries = isObject(raw) && Array.isArray(raw.reviewers) ? raw.reviewers : [];
+	const named: NamedReviewer[] = [];
+	entries.forEach((entry, position) => {
+		const email = textOf(isObject(entry) ? entry.email : undefined).trim();
+		const name = textOf(isObject(entry) ? entry.name : undefined).trim();
+		if (email === '' && name === '') return;
+		if (!EMAIL.test(email)) {
+			throw new Error(`Named Reviewers: reviewer ${position + 1}'s email "${email}" is not an email address`);
+		}
+		if (named.some((known) => known.email.toLowerCase() === email.toLowerCase())) {
+			throw new Error(`Named Reviewers: ${email} is listed twice`);
+		}
+		named.push({ email, name });
+	});
+	return named;
+}
+
 /** Throws an Error with a user-facing message when the access settings contradict. */
 export function readAccessSettings(read: (name: string, fallback: unknown) => unknown): AccessSettings {
 	const raw = String(read('whoMayReview', 'anyone') ?? 'anyone');
-	if (raw !== 'anyone' && raw !== 'signedIn' && raw !== 'listed') {
-		throw new Error(`Who May Review must be "Anyone With the Link", "Any Signed-In User of This n8n" or "Only These n8n Users", not "${raw}"`);
+	if (raw !== 'anyone' && raw !== 'signedIn' && raw !== 'listed' && raw !== 'named') {
+		throw new Error(
+			`Who May Review must be "Anyone With the Link", "Named Reviewers (Personal Links)", "Any Signed-In User of This n8n" or "Only These n8n Users", not "${raw}"`,
+		);
 	}
 	const who = raw as WhoMayReview;
-	if (who === 'anyone') return { who, reviewers: [], fourEyes: false };
+	if (who === 'anyone') return { who, reviewers: [], named: [], fourEyes: false };
 	const reviewers = who === 'listed' ? parseReviewerList(read('reviewerEmails', '')) : [];
 	if (who === 'listed' && reviewers.length === 0) {
 		throw new Error('Reviewers is empty: list the emails of the n8n users who may review, or choose another "Who May Review"');
 	}
-	return { who, reviewers, fourEyes: read('requireDifferentReviewer', false) === true };
+	const named = who === 'named' ? parseNamedReviewers(read('namedReviewers', {})) : [];
+	if (who === 'named' && named.length === 0) {
+		throw new Error('Named Reviewers is empty: add the email of each person who may review, or choose another "Who May Review"');
+	}
+	return { who, reviewers, named, fourEyes: read('requireDifferentReviewer', false) === true };
 }
 
 /** One cookie's value from a raw Cookie header, or undefined. */
@@ -158,6 +192,7 @@ export async function checkAccess(
 	items: INodeExecutionData[],
 ): Promise<Gate> {
 	if (settings.who === 'anyone') return { kind: 'open' };
+	if (settings.who === 'named') return await personalGate(ctx, settings, items);
 	const req = ctx.getRequestObject();
 	const original = req.originalUrl ?? req.url ?? '/';
 	const base = ctx.getInstanceBaseUrl();
@@ -214,6 +249,11 @@ export async function checkAccess(
 			message: `You are signed in as ${reviewerLabel(reviewer)}, who is not one of the reviewers of this batch. Nothing was recorded; the workflow still waits for one of them.`,
 		};
 	}
+	return fourEyesGate(settings, items, reviewer);
+}
+
+/** The four-eyes rule: refuse a reviewer who already reviewed any of these items in an earlier Review step. */
+function fourEyesGate(settings: AccessSettings, items: INodeExecutionData[], reviewer: Reviewer): Gate {
 	if (settings.fourEyes) {
 		const count = alreadyReviewed(items, reviewer);
 		if (count > 0) {
@@ -226,4 +266,52 @@ export async function checkAccess(
 		}
 	}
 	return { kind: 'reviewer', reviewer };
+}
+
+const NOT_YOUR_LINK =
+	'This review admits only the people it was sent to, each through their own link. Open the link that was sent to you, as it was sent (a link without your name and token, or an altered one, admits nobody). Nothing was recorded; the workflow still waits.';
+
+/**
+ * "Named Reviewers (Personal Links)": the reviewer is whoever the link's `reviewer` and `rt` name, when
+ * the token is the one this execution, node and email get (personal.ts) and the email is on the list.
+ * The API key comes from the node's CloMan credential on every request; it is used only to derive the key.
+ */
+async function personalGate(ctx: IWebhookFunctions, settings: AccessSettings, items: INodeExecutionData[]): Promise<Gate> {
+	const req = ctx.getRequestObject();
+	const query = new URL(req.originalUrl ?? req.url ?? '/', 'http://page.invalid').searchParams;
+	const email = (query.get(REVIEWER_PARAM) ?? '').trim();
+	const token = query.get(TOKEN_PARAM) ?? '';
+	if (email === '' || token === '') {
+		return { kind: 'refused', status: 403, title: 'Open your personal review link', message: NOT_YOUR_LINK };
+	}
+	let apiKey = '';
+	try {
+		const credentials = await ctx.getCredentials<{ apiKey?: string }>('cloManApi');
+		apiKey = typeof credentials?.apiKey === 'string' ? credentials.apiKey : '';
+	} catch {
+		apiKey = '';
+	}
+	if (apiKey === '') {
+		return {
+			kind: 'refused',
+			status: 500,
+			title: 'This review cannot check its links',
+			message:
+				'The personal review links are checked with the CloMan credential of this node, which this n8n could not read. Nothing was recorded. Ask the workflow owner to check the credential.',
+		};
+	}
+	const executionId = String(ctx.getExecutionId() ?? '');
+	if (!validPersonalToken(apiKey, executionId, ctx.getNode().id, email, token)) {
+		return { kind: 'refused', status: 403, title: 'This review link is not valid', message: NOT_YOUR_LINK };
+	}
+	const listed = settings.named.find((named) => named.email.toLowerCase() === email.toLowerCase());
+	if (!listed) {
+		return {
+			kind: 'refused',
+			status: 403,
+			title: 'You may not review this batch',
+			message: 'This link names someone who is not one of the reviewers of this batch. Nothing was recorded; the workflow still waits for one of them.',
+		};
+	}
+	return fourEyesGate(settings, items, { id: '', email: listed.email, name: listed.name });
 }

@@ -115,12 +115,17 @@ export const description: INodeProperties[] = [
 		type: 'options',
 		default: 'anyone',
 		noDataExpression: true,
-		description: 'Who the review page admits. The signed-in modes use the reviewer\'s n8n sign-in, record who reviewed on every item (review.reviewed_by) and need the page on the n8n editor\'s host (see the README).',
+		description: 'Who the review page admits. Named Reviewers gives each person their own link and records who reviewed on every item (review.reviewed_by). The signed-in modes use the reviewer\'s n8n sign-in and need the page on the n8n editor\'s host (see the README).',
 		options: [
 			{
 				name: 'Anyone With the Link',
 				value: 'anyone',
 				description: 'Whoever opens the link reviews; who it was is not recorded',
+			},
+			{
+				name: 'Named Reviewers (Personal Links)',
+				value: 'named',
+				description: 'Each listed person gets their own link through "Notify Reviewer" (one message each); the link says who reviews',
 			},
 			{
 				name: 'Any Signed-In User of This N8n',
@@ -153,14 +158,56 @@ export const description: INodeProperties[] = [
 		displayOptions: show({ whoMayReview: ['listed'] }),
 	},
 	{
+		displayName: 'Named Reviewers',
+		name: 'namedReviewers',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true },
+		default: {},
+		placeholder: 'Add Reviewer',
+		description: 'The people who may review; each gets a link of their own, recorded as review.reviewed_by when they submit',
+		displayOptions: show({ whoMayReview: ['named'] }),
+		options: [
+			{
+				displayName: 'Reviewer',
+				name: 'reviewers',
+				values: [
+					{
+						displayName: 'Email',
+						name: 'email',
+						type: 'string',
+						placeholder: 'e.g. alice@example.com',
+						default: '',
+						required: true,
+						description: 'The reviewer\'s email: it is in their link and in review.reviewed_by',
+					},
+					{
+						displayName: 'Name',
+						name: 'name',
+						type: 'string',
+						default: '',
+						description: 'Optional: how the page and review.reviewed_by name the reviewer',
+					},
+				],
+			},
+		],
+	},
+	{
+		displayName:
+			'Each reviewer\'s link is sent as its own message to "Notify Reviewer" below (which must be on). A personal link admits whoever holds it as that person: send each message to that person only (e.g. Generic JSON to an n8n workflow that emails each reviewer). A chat channel webhook would show everyone\'s links to everyone.',
+		name: 'namedNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: show({ whoMayReview: ['named'] }),
+	},
+	{
 		displayName: 'Require a Different Reviewer',
 		name: 'requireDifferentReviewer',
 		type: 'boolean',
 		default: false,
 		noDataExpression: true,
 		description:
-			'Whether to refuse a reviewer who already reviewed any of these items in an earlier Review step (four-eyes rule; read from each item\'s review.reviewed_by)',
-		displayOptions: show({ whoMayReview: ['signedIn', 'listed'] }),
+			'Whether to refuse a reviewer who already reviewed any of these items in an earlier Review step (four-eyes rule; read from each item\'s review.reviewed_by, emails compared case aside)',
+		displayOptions: show({ whoMayReview: ['named', 'signedIn', 'listed'] }),
 	},
 	{
 		displayName: 'Page Title',
@@ -194,7 +241,7 @@ export const description: INodeProperties[] = [
 			{
 				name: 'Incoming Webhook',
 				value: 'webhook',
-				description: 'POST the link to an incoming-webhook URL (Slack, Teams, Discord, Mattermost, Google Chat, …)',
+				description: 'POST the link to an incoming-webhook URL (Slack, Teams, Discord, Mattermost, Google Chat, …); with Named Reviewers, one POST per reviewer with their personal link',
 			},
 		],
 	},

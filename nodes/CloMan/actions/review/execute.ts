@@ -8,6 +8,7 @@ import { failedItem, failureJson, placeSettingsFailure } from '../failures';
 import { cloneDecisionOf } from './items';
 import type { NotifyFormat } from './link';
 import { notificationBody, postNotification, reviewLink } from './link';
+import { personalLink, personalToken } from './personal';
 import type { ReviewSettings } from './settings';
 import { readReviewSettings, readWaitTill } from './settings';
 
@@ -28,6 +29,12 @@ function itemText(ctx: IExecuteFunctions, name: string, label: string, i: number
 			description: `Check the expression in "${label}" (parameter "${name}").`,
 		});
 	}
+}
+
+/** The CloMan credential's API key, only to sign personal review links ('' when there is none). */
+async function apiKeyOf(ctx: IExecuteFunctions): Promise<string> {
+	const credentials = await ctx.getCredentials<{ apiKey?: string }>('cloManApi');
+	return typeof credentials?.apiKey === 'string' ? credentials.apiKey : '';
 }
 
 /**
@@ -60,6 +67,13 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		settings = readReviewSettings(read);
 	} catch (error) {
 		return refuse((error as Error).message, fixSettings);
+	}
+	const named = settings.access.who === 'named';
+	if (named && read('notifyVia', 'none') !== 'webhook') {
+		return refuse(
+			'"Named Reviewers (Personal Links)" hands each reviewer their own link through "Notify Reviewer", which is off: nobody would receive a link',
+			'Set "Notify Reviewer" to "Incoming Webhook" (e.g. Generic JSON to an n8n workflow that emails each reviewer their link), or choose another "Who May Review". Nothing was paused.',
+		);
 	}
 	const { plan, decisionField } = settings;
 	const outputs: INodeExecutionData[][] = Array.from({ length: plan.outputCount }, () => []);
@@ -108,16 +122,29 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 
 	// 3. Tell the reviewer, before waiting: a link nobody received would wait in vain.
 	if (read('notifyVia', 'none') === 'webhook') {
-		const body = notificationBody(read('notifyFormat', 'text') as NotifyFormat, {
+		const executionId = String(this.getExecutionId() ?? '');
+		const info = {
 			title: settings.pageTitle,
 			url: link.url,
 			itemCount: reviewable,
-			executionId: String(this.getExecutionId() ?? ''),
+			executionId,
 			expiresAt: waitTill.getTime() === WAIT_INDEFINITELY.getTime() ? undefined : waitTill.toISOString(),
-		});
-		const problem = await postNotification(this, String(read('notifyUrl', '')), body);
-		if (problem) {
-			return refuse(`${problem}. The run did not pause.`, 'Check "Webhook URL" and "Message Format" of "Notify Reviewer".');
+		};
+		const format = read('notifyFormat', 'text') as NotifyFormat;
+		const notifyUrl = String(read('notifyUrl', ''));
+		const check = 'Check "Webhook URL" and "Message Format" of "Notify Reviewer".';
+		if (named) {
+			// One message per reviewer, each with that reviewer's own link (personal.ts).
+			const apiKey = await apiKeyOf(this);
+			if (apiKey === '') return refuse('The CloMan credential has no API Key, which signs the personal review links', 'Set the API Key of the CloMan credential. Nothing was paused.');
+			for (const reviewer of settings.access.named) {
+				const url = personalLink(link.url, reviewer.email, personalToken(apiKey, executionId, node.id, reviewer.email));
+				const problem = await postNotification(this, notifyUrl, notificationBody(format, { ...info, url, reviewer }));
+				if (problem) return refuse(`${problem} (the link for ${reviewer.email}). The run did not pause.`, check);
+			}
+		} else {
+			const problem = await postNotification(this, notifyUrl, notificationBody(format, info));
+			if (problem) return refuse(`${problem}. The run did not pause.`, check);
 		}
 	}
 

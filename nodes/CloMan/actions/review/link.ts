@@ -24,6 +24,8 @@ export interface NotifyInfo {
 	executionId: string;
 	/** ISO time the link stops working, when the wait is limited. */
 	expiresAt?: string;
+	/** The named reviewer this (personal) link is for: the message is addressed to them. */
+	reviewer?: { email: string; name: string };
 }
 
 const ZWSP = '\u200B';
@@ -54,12 +56,13 @@ export function escapeDiscordText(value: string): string {
 		.replace(/</g, `<${ZWSP}`);
 }
 
-function message(title: string, info: NotifyInfo): string {
+function message(title: string, info: NotifyInfo, escape: (value: string) => string): string {
 	const items = `${info.itemCount} item${info.itemCount === 1 ? '' : 's'}`;
 	const until = info.expiresAt ? ` (until ${info.expiresAt})` : '';
+	const to = info.reviewer ? `For ${escape(info.reviewer.name ? `${info.reviewer.name} (${info.reviewer.email})` : info.reviewer.email)}, your personal link: ` : '';
 	// n8n stores the run as waiting only after the node returns: a click in the first second or so gets
 	// n8n's own "is running already" (409), before the page can say anything.
-	return `${title}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until} (if the link says the execution is running, reload it a few seconds later): ${info.url}`;
+	return `${to}${escape(title)}: ${items} ${info.itemCount === 1 ? 'waits' : 'wait'} for your review${until} (if the link says the execution is running, reload it a few seconds later): ${info.url}`;
 }
 
 /**
@@ -68,9 +71,9 @@ function message(title: string, info: NotifyInfo): string {
  */
 export function notificationBody(format: NotifyFormat, info: NotifyInfo): IDataObject {
 	if (format === 'discord') {
-		return { content: message(escapeDiscordText(info.title), info), allowed_mentions: { parse: [] } };
+		return { content: message(info.title, info, escapeDiscordText), allowed_mentions: { parse: [] } };
 	}
-	const text = message(format === 'generic' ? info.title : escapeChatText(info.title), info);
+	const text = message(info.title, info, format === 'generic' ? (value) => value : escapeChatText);
 	if (format === 'generic') {
 		return {
 			text,
@@ -79,6 +82,7 @@ export function notificationBody(format: NotifyFormat, info: NotifyInfo): IDataO
 			execution_id: info.executionId,
 			item_count: info.itemCount,
 			expires_at: info.expiresAt ?? null,
+			...(info.reviewer ? { email: info.reviewer.email, name: info.reviewer.name } : {}),
 		};
 	}
 	return { text };

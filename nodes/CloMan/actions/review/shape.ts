@@ -277,10 +277,15 @@ export interface ReviewRecord extends IDataObject {
 	note: string;
 	reviewed_at: string;
 	clone_decision: string;
-	/** The signed-in n8n user who reviewed (not set under "Anyone With the Link"). */
-	reviewed_by?: Reviewer;
+	/** Who reviewed (not set under "Anyone With the Link"): the n8n user, or the named reviewer of a personal link (no id). */
+	reviewed_by?: Partial<Reviewer>;
 	/** Who reviewed the item in earlier Review steps (the four-eyes trail), when any did. */
-	earlier_reviewers?: Reviewer[];
+	earlier_reviewers?: Array<Partial<Reviewer>>;
+}
+
+/** A reviewer as written on the item: without an id when there is none (a personal link names a person, not an n8n user). */
+function recorded(reviewer: Reviewer): Partial<Reviewer> {
+	return reviewer.id === '' ? { email: reviewer.email, name: reviewer.name } : { ...reviewer };
 }
 
 export interface ShapeCounts {
@@ -329,9 +334,9 @@ export function shapeOutputs(
 			reviewed_at: reviewedAt,
 			clone_decision: entry.clone.decision,
 		};
-		if (reviewer) review.reviewed_by = { ...reviewer };
+		if (reviewer) review.reviewed_by = recorded(reviewer);
 		const earlier = earlierReviewersOf(item.json);
-		if (earlier.length > 0) review.earlier_reviewers = earlier;
+		if (earlier.length > 0) review.earlier_reviewers = earlier.map(recorded);
 		outputs[routeReviewed(plan, decision)].push({ ...base, json: { ...item.json, review } });
 	});
 	return { outputs, counts };

@@ -4,6 +4,7 @@ import type { IDataObject, INodeExecutionData, IWebhookFunctions, IWebhookRespon
 import type { Reviewer } from './access';
 import { checkAccess, reviewerLabel } from './access';
 import { cloneDecisionOf } from './items';
+import { REVIEWER_PARAM, TOKEN_PARAM } from './personal';
 import type { PageItem } from './page';
 import { noticeText, pageHeaders, renderDonePage, renderMessagePage, renderReviewPage } from './page';
 import type { ReviewSettings } from './settings';
@@ -52,11 +53,11 @@ function itemText(ctx: IWebhookFunctions, raw: unknown, i: number): string {
 }
 
 /** The form posts to the link it came from: same path, only the resume token as query. */
-function formAction(url: string | undefined, signature: string): string {
+function formAction(url: string | undefined, link: URLSearchParams): string {
 	const text = url ?? '';
 	const query = text.indexOf('?');
 	if (query === -1) return '';
-	return signature === '' ? text.slice(query) : `?signature=${encodeURIComponent(signature)}`;
+	return link.has('signature') ? `?${link.toString()}` : text.slice(query);
 }
 
 /** A query value as n8n parses it (a repeated name gives an array: the first counts). */
@@ -115,7 +116,14 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 	const rules = { allowCustom: settings.allowCustom, listed: settings.listed };
 	const query = (this.getQueryData() ?? {}) as IDataObject;
 	const signature = queryValue(query, 'signature');
-	const action = formAction(req.originalUrl ?? req.url, signature);
+	// The link's own parameters (n8n's resume token; a personal link's reviewer and token) stay on every
+	// form post and every redirect, so each request is checked as the first one was.
+	const link = new URLSearchParams();
+	for (const name of ['signature', REVIEWER_PARAM, TOKEN_PARAM]) {
+		const value = queryValue(query, name);
+		if (value !== '') link.set(name, value);
+	}
+	const action = formAction(req.originalUrl ?? req.url, link);
 	const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
 
 	const page = (state: PageState): string => {
@@ -190,7 +198,8 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 		// directly (a reload then asks to resend the form, which keeps the work too).
 		const { view, choices, notice } = submission;
 		const encoded = encodeState(list, choices, rules);
-		const params = new URLSearchParams({ signature, v: encodeView(view) });
+		const params = new URLSearchParams(link);
+		params.set('v', encodeView(view));
 		if (encoded.s) params.set('s', encoded.s);
 		if (encoded.t) params.set('t', encoded.t);
 		if (notice) params.set('r', notice);
