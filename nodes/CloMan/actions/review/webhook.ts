@@ -6,6 +6,7 @@ import type { PageItem } from './page';
 import { pageHeaders, renderDonePage, renderMessagePage, renderReviewPage } from './page';
 import type { ReviewSettings } from './settings';
 import { readReviewSettings } from './settings';
+import { firstOutputDoneNotice, firstOutputNotice, mustUseFirstOutput, onFirstOutput } from './resume';
 import type { ReviewEntry, Typed } from './shape';
 import { PAGE_SIZE, choicesFor, readSubmission, reviewable, shapeOutputs } from './shape';
 
@@ -74,6 +75,8 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 		return 'problem' in clone ? { index, problem: clone.problem } : { index, clone };
 	});
 	const list = reviewable(entries);
+	// n8n before 2.39 passes on only output 0 when the run resumes: everything goes there (resume.ts).
+	const firstOutputOnly = mustUseFirstOutput(this, settings.plan.outputCount);
 
 	const page = (state: PageState): string => {
 		const rawTitle = this.getNodeParameter('reviewTitle', '', { rawExpressions: true });
@@ -99,7 +102,7 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 			start: state.start,
 			total: list.length,
 			state: state.state,
-			alerts: state.alerts,
+			alerts: firstOutputOnly ? [firstOutputNotice(), ...state.alerts] : state.alerts,
 			notReviewable: entries.length - list.length,
 			nonce,
 		});
@@ -132,7 +135,11 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 		new Date().toISOString(),
 		toErrorOutput,
 	);
+	if (firstOutputOnly) {
+		send(200, renderDonePage(settings.pageTitle, counts, nonce, firstOutputDoneNotice(counts.kept + counts.changed)));
+		return { noWebhookResponse: true, workflowData: onFirstOutput(outputs) };
+	}
 	send(200, renderDonePage(settings.pageTitle, counts, nonce));
-	// workflowData resumes the run with every output (n8n 2.x forwards them all).
+	// workflowData resumes the run with every output (n8n 2.39+ forwards them all).
 	return { noWebhookResponse: true, workflowData: outputs };
 }
