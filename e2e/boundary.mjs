@@ -12,9 +12,11 @@
 //   decision in `review` (and the done page says so), on 2.39.0 each on its final decision's output.
 //
 // 2.41.1 runs the whole review in e2e/run.mjs (e2e/review.mjs). The two lines run one after the
-// other (their installs in parallel); BOUNDARY_LINES=2.38 or 2.39 picks one (2: the same checks on 2.41.1). Ends with one line
+// other (their installs in parallel, each line as soon as its install is there); BOUNDARY_LINES=2.38 or 2.39 picks one (2: the same checks on 2.41.1). Ends with one line
 // "boundary: N passed, N failed" and exits non-zero on any failure.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -23,7 +25,6 @@ import {
 	DEMO_CREDENTIAL,
 	EXAMPLES,
 	LINES,
-	ROOT,
 	batchExampleWithChannel,
 	buildAndPack,
 	ensureN8n,
@@ -321,21 +322,29 @@ async function main() {
 	const names = (process.env.BOUNDARY_LINES || '2.38,2.39').split(',').map((s) => s.trim());
 	for (const n of names) if (!BOUNDARY[n]) throw new Error(`BOUNDARY_LINES must list 2.38, 2.39 and/or 2, not "${n}"`);
 	log(`boundary e2e: n8n ${names.map((n) => BOUNDARY[n].lineInfo.version).join(' and ')}`);
-	const [packed, ...installs] = await Promise.allSettled([
-		phase('npm run build + npm pack', buildAndPack),
-		...names.map((n) => phase(`n8n ${BOUNDARY[n].lineInfo.version} (Node 24)`, () => ensureN8n(BOUNDARY[n].lineInfo))),
-	]);
+	// The installs in parallel; each line runs as soon as its own install is there (a cold 2.39.0 install
+	// goes on while 2.38.5 is checked).
+	const settle = (promise) => promise.then((value) => ({ status: 'fulfilled', value }), (reason) => ({ status: 'rejected', reason }));
+	const installs = names.map((n) => settle(phase(`n8n ${BOUNDARY[n].lineInfo.version} (Node 24)`, () => ensureN8n(BOUNDARY[n].lineInfo))));
+	// A pack folder of this run's own: .cache/pack is shared by every worktree on the same .cache, and
+	// another run's pack there would replace this build's tarball before it is installed.
+	const packDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloman-boundary-pack-'));
+	process.on('exit', () => fs.rmSync(packDir, { recursive: true, force: true }));
+	const packed = await settle(phase('npm run build + npm pack', () => buildAndPack({ dest: packDir })));
 	const packOk = await check('npm pack: the tarball holds the built node', () => {
 		if (packed.status !== 'fulfilled') throw packed.reason;
-		log(`      ${path.relative(ROOT, packed.value.tarball)}`);
+		log(`      ${packed.value.tarball}`);
 	});
-	if (!packOk) return;
+	if (!packOk) {
+		await Promise.all(installs); // an install holds its folder's lock until it is done
+		return;
+	}
 	const { startStandin } = require('../test/standin/server.js');
 	const standin = await startStandin({ lifetimeMs: 3600_000 });
 	const receiver = await require('../test/standin/incoming-webhook.js').startIncomingWebhook({ lifetimeMs: 3600_000 });
 	try {
 		for (const [i, n] of names.entries()) {
-			await runLine(n, BOUNDARY[n], { pack: packed.value, installed: installs[i], standin, receiver });
+			await runLine(n, BOUNDARY[n], { pack: packed.value, installed: await installs[i], standin, receiver });
 		}
 	} finally {
 		await standin.close();

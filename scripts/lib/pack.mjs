@@ -4,12 +4,15 @@ import path from 'node:path';
 import { CACHE, LOGS, ROOT } from './paths.mjs';
 import { run } from './processes.mjs';
 
-/** npm run build, then npm pack into .cache/pack; returns the tarball's absolute path. */
-export async function buildAndPack() {
+/**
+ * npm run build, then npm pack into `dest` (default .cache/pack, emptied first); returns the tarball's
+ * absolute path. Worktrees that share one .cache (symlinked) also share .cache/pack, and the tarball's
+ * name is the same for all of them: a run that must install its own build passes a folder of its own.
+ */
+export async function buildAndPack({ dest = path.join(CACHE, 'pack') } = {}) {
 	await run('npm', ['run', 'build'], { logFile: path.join(LOGS, 'build.log') });
 	const main = path.join(ROOT, 'dist', 'nodes', 'CloMan', 'CloMan.node.js');
 	if (!fs.existsSync(main)) throw new Error(`npm run build did not produce ${path.relative(ROOT, main)}`);
-	const dest = path.join(CACHE, 'pack');
 	fs.rmSync(dest, { recursive: true, force: true });
 	fs.mkdirSync(dest, { recursive: true });
 	// --ignore-scripts: the build above already ran (prepack would run it again).
