@@ -270,7 +270,7 @@ async function checkReviewBoundary({ instance, api, receiver, standin, prefix, f
 			log(`      ${where.join(', ')}`);
 			for (const [o, { node, name }] of REVIEW_OUTPUTS.entries()) {
 				const got = runData[node]?.[0]?.data?.main?.[0] ?? [];
-				sameIds(got.map((i) => i.json.id), outputs[o].map((i) => i.json.id), `${node} (after ${name})`);
+				sameIds(got.map((i) => i.json.id), (outputs[o] ?? []).map((i) => i.json.id), `${node} (after ${name})`);
 			}
 			if (!forwardsAll) {
 				assert.deepEqual(outputs[0].map((i) => i.json.id), expected.map((x) => x.input.id), 'input order on "Not Reviewed"');
