@@ -1,9 +1,12 @@
 /**
  * Which n8n line the engine tests run on: N8N_LINE=1 (set by jest.config.n8n1.js, `npm run test:n8n1`)
  * means n8n 1.x — n8n-core 1.122.48 / n8n-workflow 1.120.31 from .cache/n8n-core-1x, as n8n 1.123.81
- * ships them; anything else means the 2.x devDependencies. Checks that the harness, n8n-core and the
+ * ships them; N8N_LINE=2.38 (jest.config.n8n238.js, `npm run test:n8n238`) means n8n-core 2.38.2 /
+ * n8n-workflow 2.38.1 from .cache/n8n-core-2.38, as n8n 2.38.5 ships them; anything else means the
+ * 2.x devDependencies. Checks that the harness, n8n-core and the
  * built node in dist/ all got that line's single n8n-workflow, and that a run goes through.
  */
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 
 import { NodeOperationError } from 'n8n-workflow';
@@ -14,9 +17,12 @@ import { startStandin } from './standin/server';
 import type { Standin } from './standin/server';
 
 const LINE_1 = process.env.N8N_LINE === '1';
-const EXPECTED = LINE_1
-	? { major: 1, core: '1.122.48', workflow: '1.120.31', dir: path.join(PACKAGE_ROOT, '.cache', 'n8n-core-1x', 'node_modules') }
-	: { major: 2, core: undefined, workflow: undefined, dir: path.join(PACKAGE_ROOT, 'node_modules') };
+const LINES: Record<string, { major: number; core?: string; workflow?: string; dir: string }> = {
+	'1': { major: 1, core: '1.122.48', workflow: '1.120.31', dir: path.join(PACKAGE_ROOT, '.cache', 'n8n-core-1x', 'node_modules') },
+	// N8N_LINE=2.38 (jest.config.n8n238.js, `npm run test:n8n238`): what n8n 2.38.5 ships.
+	'2.38': { major: 2, core: '2.38.2', workflow: '2.38.1', dir: path.join(PACKAGE_ROOT, '.cache', 'n8n-core-2.38', 'node_modules') },
+};
+const EXPECTED = LINES[process.env.N8N_LINE ?? ''] ?? { major: 2, core: undefined, workflow: undefined, dir: path.join(PACKAGE_ROOT, 'node_modules') };
 
 const packageDir = (name: string, from?: string) =>
 	path.dirname(require.resolve(`${name}/package.json`, from ? { paths: [from] } : undefined));
@@ -33,8 +39,9 @@ describe(`n8n ${EXPECTED.major}.x line (N8N_LINE=${process.env.N8N_LINE ?? ''})`
 		expect(Number(workflow.split('.')[0])).toBe(EXPECTED.major);
 		if (EXPECTED.core) expect(core).toBe(EXPECTED.core);
 		if (EXPECTED.workflow) expect(workflow).toBe(EXPECTED.workflow);
-		expect(coreDir).toBe(path.join(EXPECTED.dir, 'n8n-core'));
-		expect(workflowDir).toBe(path.join(EXPECTED.dir, 'n8n-workflow'));
+		// (real paths: in a worktree .cache and node_modules may be symlinks)
+		expect(realpathSync(coreDir)).toBe(realpathSync(path.join(EXPECTED.dir, 'n8n-core')));
+		expect(realpathSync(workflowDir)).toBe(realpathSync(path.join(EXPECTED.dir, 'n8n-workflow')));
 		// The module objects the harness imports are that install's.
 		expect(require('n8n-workflow/package.json').version).toBe(workflow);
 		expect(require('n8n-core/package.json').version).toBe(core);
@@ -44,7 +51,7 @@ describe(`n8n ${EXPECTED.major}.x line (N8N_LINE=${process.env.N8N_LINE ?? ''})`
 		// One copy: what n8n-core's own require('n8n-workflow') resolves to, and n8n-core's declared version.
 		expect(packageDir('n8n-workflow', coreDir)).toBe(workflowDir);
 		const declared = require(path.join(coreDir, 'package.json')).dependencies['n8n-workflow'];
-		if (LINE_1) expect(declared).toBe(versionOf(workflowDir));
+		if (EXPECTED.workflow) expect(declared).toBe(versionOf(workflowDir));
 	});
 
 	test('the built node (dist/, loaded by PackageDirectoryLoader) gets that n8n-workflow', async () => {

@@ -8,8 +8,8 @@
  *   (webhook-helpers.js: parseRequestBody, prepareExecutionData) do around the node's webhook(): the
  *   resume-token check (401), the finished/running checks (409), the webhook lookup by method and path
  *   (404), the body parsed as n8n's body parser does (urlencoded with querystring, at most 1,000 keys),
- *   then, when webhook() returns workflowData, the waiting node disabled with that data and
- *   `forwardAllOutputs`, and the run continued by WorkflowExecute.
+ *   then, when webhook() returns workflowData, the waiting node disabled with that data (and marked
+ *   `forwardAllOutputs` where that release's CLI does it: 2.39.0 on), and the run continued by WorkflowExecute.
  * - `continueAfterTimeout`: what n8n's WaitTracker does when waitTill passes: run the stored execution
  *   again as it is; WorkflowExecute.handleWaitingState disables the waiting node.
  * The real n8n behind these steps is exercised by the e2e (e2e/), not here.
@@ -23,6 +23,16 @@ import { WebhookContext } from 'n8n-core';
 import type { IDataObject, INodeExecutionData, IRun, IRunExecutionData, IWebhookData, IWebhookResponseData } from 'n8n-workflow';
 
 import type { StoredExecution } from './engine';
+
+/**
+ * The n8n-core version the tests run on (2.41.1 from devDependencies, 2.38.2 under
+ * jest.config.n8n238.js, 1.122.48 under jest.config.n8n1.js), and whether the n8n CLI of that release
+ * marks the resumed node `forwardAllOutputs` (webhook-helpers.js prepareExecutionData, n8n 2.39.0 on;
+ * n8n pins n8n-core to its own version, so the CLI and the engine come from the same release).
+ */
+export const ENGINE_CORE_VERSION: string = require('n8n-core/package.json').version;
+const [coreMajor, coreMinor] = ENGINE_CORE_VERSION.split('.').map(Number);
+export const CLI_FORWARDS_ALL_OUTPUTS = coreMajor > 2 || (coreMajor === 2 && coreMinor >= 39);
 import { clomanOutputs, continueRun, engineContext, loadPackage, loadRun, workflowFrom } from './engine';
 import { validateSession } from './session';
 
@@ -158,9 +168,9 @@ async function handle(
 	}
 	if (result.workflowData === undefined) return { stored, result };
 
-	// n8n: the webhook's outputs become the disabled node's data, all of them forwarded.
+	// n8n: the webhook's outputs become the disabled node's data; n8n 2.39+ has them all forwarded.
 	stackEntry.data.main = result.workflowData;
-	stackEntry.metadata = { ...stackEntry.metadata, forwardAllOutputs: true };
+	if (CLI_FORWARDS_ALL_OUTPUTS) stackEntry.metadata = { ...stackEntry.metadata, forwardAllOutputs: true };
 	const running = { ...stored, status: 'running' as const };
 	const continued = await continueRun(running, data);
 	return {

@@ -368,13 +368,15 @@ export interface DoneCounts {
 }
 
 /** The answer to the submit that resumed the run. */
-export function renderDonePage(title: string, counts: DoneCounts, nonce: string, reviewedBy?: string): string {
+export function renderDonePage(title: string, counts: DoneCounts, nonce: string, reviewedBy?: string, notice?: string): string {
 	const total = counts.kept + counts.changed;
 	let body = '<h1>Review recorded</h1>';
 	body += `<p class="counts" id="counts" data-kept="${counts.kept}" data-changed="${counts.changed}">`;
 	body += `${total} item${total === 1 ? '' : 's'}: ${counts.kept} kept as the clone decided, ${counts.changed} changed.</p>`;
 	if (counts.failed > 0) body += `<p>${counts.failed} item${counts.failed === 1 ? '' : 's'} without a decision went on with an error.</p>`;
 	if (reviewedBy) body += `<p class="who" id="reviewed-by">Reviewed by ${text(reviewedBy)}</p>`;
+	// Where the items went, when it is not the output of each one's decision (n8n before 2.39).
+	if (notice) body += `<p class="alert" id="where" role="status">${escapeHtml(notice)}</p>`;
 	body += '<p>The workflow goes on now. You can close this page; the link does not accept another review.</p>';
 	return document(`${title}: recorded`, nonce, body);
 }

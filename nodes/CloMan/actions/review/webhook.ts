@@ -9,6 +9,7 @@ import type { PageItem } from './page';
 import { noticeText, pageHeaders, renderDonePage, renderMessagePage, renderReviewPage } from './page';
 import type { ReviewSettings } from './settings';
 import { readReviewSettings } from './settings';
+import { firstOutputDoneNotice, firstOutputNotice, mustUseFirstOutput, onFirstOutput } from './resume';
 import type { ReviewEntry, Typed } from './shape';
 import { PAGE_SIZE, choicesFor, readState, readSubmission, reviewable, shapeOutputs } from './shape';
 import type { Choice, View } from './state';
@@ -96,6 +97,8 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 		return 'problem' in clone ? { index, problem: clone.problem } : { index, clone };
 	});
 	const list = reviewable(entries);
+	// n8n before 2.39 passes on only output 0 when the run resumes: everything goes there (resume.ts).
+	const firstOutputOnly = mustUseFirstOutput(this, settings.plan.outputCount);
 
 	// Who May Review: from this request's n8n sign-in, on every GET and POST (nothing is kept across the pause).
 	const gate = await checkAccess(this, settings.access, items);
@@ -165,7 +168,7 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 			bulkTargets,
 			attention: state.attention ?? [],
 			notice: state.notice ? noticeText(state.notice) : '',
-			alerts: state.alerts,
+			alerts: firstOutputOnly ? [firstOutputNotice(), ...state.alerts] : state.alerts,
 			notReviewable: entries.length - list.length,
 			nonce,
 			reviewingAs: reviewer ? reviewerLabel(reviewer) : undefined,
@@ -226,7 +229,12 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 		toErrorOutput,
 		reviewer,
 	);
-	send(200, renderDonePage(settings.pageTitle, counts, nonce, reviewer ? reviewerLabel(reviewer) : undefined));
-	// workflowData resumes the run with every output (n8n 2.x forwards them all).
+	const reviewedBy = reviewer ? reviewerLabel(reviewer) : undefined;
+	if (firstOutputOnly) {
+		send(200, renderDonePage(settings.pageTitle, counts, nonce, reviewedBy, firstOutputDoneNotice(counts.kept + counts.changed)));
+		return { noWebhookResponse: true, workflowData: onFirstOutput(outputs) };
+	}
+	send(200, renderDonePage(settings.pageTitle, counts, nonce, reviewedBy));
+	// workflowData resumes the run with every output (n8n 2.39+ forwards them all).
 	return { noWebhookResponse: true, workflowData: outputs };
 }
