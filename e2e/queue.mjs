@@ -51,7 +51,6 @@ import {
 import { FAST_STALL_DETECTION, ensureQueueServices, queueEnv, startPostgres, startQueueProcess, startRedis } from '../scripts/lib/queue.mjs';
 import { checkRunner } from './checks.mjs';
 import { codeNodeItems, needsReview, restExecution } from './expect.mjs';
-import { assertNoReviewer } from './reviewers.mjs';
 
 const require = createRequire(import.meta.url);
 const { startStandin, defaultPolicy } = require('../test/standin/server.js');
@@ -72,6 +71,9 @@ const SLOW_BATCH = 'slow';
 const TERMINAL = ['success', 'error', 'crashed', 'canceled'];
 
 const WORKFLOW = { id: 'ClomanBatchQueue1', path: 'cloman-batch-queue', webhookId: '7f3c2a10-5b7e-4d0c-9a61-0c1a2b3c4d01' };
+/** The one reviewer of the queue-mode Review step (Named Reviewers: a personal link each). */
+const QUEUE_REVIEWER = { email: 'queue.reviewer@example.com', name: 'Queue Reviewer' };
+
 /** The Review workflow: its outputs in order ("Not Reviewed", a listed decision value each, "Other"). */
 const REVIEW = {
 	id: 'ClomanReviewQueue1',
@@ -188,6 +190,10 @@ function writeReviewWorkflow(dir, notifyUrl) {
 			reviewRouteBy: 'decision',
 			decisions: { values: REVIEW.outputs.filter((o) => o.value).map((o) => ({ value: o.value, outputName: '' })) },
 			allowCustomDecision: false,
+			// A named reviewer with a personal link: the page served by the main process and the run resumed
+			// on a worker must both know who reviewed (review.reviewed_by), from the link alone.
+			whoMayReview: 'named',
+			namedReviewers: { reviewers: [QUEUE_REVIEWER] },
 			notifyVia: 'webhook',
 			notifyUrl,
 			notifyFormat: 'generic',
@@ -625,7 +631,9 @@ async function checkReview({ pg, api, mainInstance, mainProcess, workers, review
 		assert.ok(message?.url, `the incoming webhook got ${JSON.stringify(receiver.received)}`);
 		assert.equal(String(message.execution_id), execId, 'execution_id of the notification');
 		assert.equal(message.item_count, items.length, 'item_count of the notification');
+		assert.equal(message.email, QUEUE_REVIEWER.email, 'the personal link is addressed to the named reviewer');
 		link = message.url;
+		assert.equal(new URL(link).searchParams.get('reviewer'), QUEUE_REVIEWER.email, 'the link is the reviewer\'s personal link');
 		assert.ok(link.startsWith(`${mainInstance.url}/webhook-waiting/${execId}/`), `link ${link}`);
 		pausedOn = workers.filter((w) => workerLog(w.logFile).started.includes(execId));
 		assert.equal(pausedOn.length, 1, `execution ${execId} was started by ${pausedOn.length} workers`);
@@ -663,8 +671,9 @@ async function checkReview({ pg, api, mainInstance, mainProcess, workers, review
 		const done = await posted.text();
 		assert.equal(posted.status, 200, `POST review page: ${posted.status} ${done.slice(0, 300)}`);
 		assert.match(done, /id="counts"/, 'the done page');
+		assert.match(done, /id="reviewed-by"[^>]*>Reviewed by <bdi>Queue Reviewer &lt;queue\.reviewer@example\.com&gt;<\/bdi>/, 'the done page names the reviewer');
 	});
-	await check('the resumed run is enqueued by the main process and finishes on a worker with the reviewer\'s decisions on the decisions\' outputs', async () => {
+	await check('the resumed run is enqueued by the main process and finishes on a worker with the reviewer\'s decisions on the decisions\' outputs and the reviewer (personal link) in review.reviewed_by', async () => {
 		const [row] = await waitForExecutions(pg, { workflowId: REVIEW.id, afterId: Number(execId) - 1, count: 1, timeoutMs: 90_000 });
 		assert.equal(row.status, 'success', `execution ${execId}: ${row.status}`);
 		const enqueued = mainLog(mainProcess.logFile).enqueued.filter((id) => id === execId).length;
@@ -694,7 +703,7 @@ async function checkReview({ pg, api, mainInstance, mainProcess, workers, review
 			assert.equal(review.note, c.note, `${c.id}: review.note`);
 			assert.equal(review.clone_decision, c.clone, `${c.id}: review.clone_decision`);
 		}
-		assertNoReviewer(outputs.flat());
+		for (const json of outputs.flat()) assert.deepEqual(json.review.reviewed_by, QUEUE_REVIEWER, `${json.id}: review.reviewed_by`);
 		log(`      execution ${execId}: paused on ${pausedOn[0].label}, resumed on ${resumedOn}; ${REVIEW.outputs.map((o, i) => `${o.name} ${outputs[i].length}`).join(' / ')}; ${choices.filter((c) => c.changed).length} changed by the reviewer`);
 	});
 }

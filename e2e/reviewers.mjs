@@ -339,8 +339,3 @@ export async function checkReviewers({ instance, api, receiver, check, prefix, b
 // Link; n8n removes its session cookie from /webhook-waiting/ requests, in the main process as
 // anywhere), so after the resume on a worker no item may name a reviewer.
 
-/** No item carries review.reviewed_by (nobody signed in was seen). */
-export function assertNoReviewer(items) {
-	assert.ok(items.length > 0, 'no items');
-	for (const json of items) assert.equal(json.review?.reviewed_by, undefined, `${json.id}: review.reviewed_by ${JSON.stringify(json.review?.reviewed_by)}`);
-}
