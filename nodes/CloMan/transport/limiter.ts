@@ -37,21 +37,24 @@ export class CancelledError extends Error {
 	}
 }
 
+/** A timer: n8n-workflow's `sleep`, or a simulated clock's (bench/sim.js). */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
 /**
  * Wait `ms`, or stop at once when `signal` aborts. Works whether or not the installed n8n-workflow's
  * `sleep` takes a signal itself (n8n 1.x does not).
  */
-export async function wait(ms: number, signal?: AbortSignal): Promise<void> {
+export async function wait(ms: number, signal?: AbortSignal, sleepFor: Sleep = sleep): Promise<void> {
 	if (signal?.aborted) throw new CancelledError();
 	if (ms <= 0) return;
-	if (!signal) return await sleep(ms);
+	if (!signal) return await sleepFor(ms);
 	let onAbort: (() => void) | undefined;
 	const aborted = new Promise<never>((_resolve, reject) => {
 		onAbort = () => reject(new CancelledError());
 		signal.addEventListener('abort', onAbort, { once: true });
 	});
 	try {
-		await Promise.race([sleep(ms, signal).catch(() => undefined), aborted]);
+		await Promise.race([sleepFor(ms, signal).catch(() => undefined), aborted]);
 	} finally {
 		if (onAbort) signal.removeEventListener('abort', onAbort);
 	}
@@ -366,7 +369,9 @@ export interface LimiterOptions {
 	/** Longest a single item may wait for rate limits in all, in ms (see decide()). */
 	maxWaitPerItemMs?: number;
 	signal?: AbortSignal;
+	/** The clock and timer (default: Date.now and n8n-workflow's sleep); bench/sim.js passes simulated ones. */
 	now?: () => number;
+	sleep?: Sleep;
 }
 
 /**
@@ -394,12 +399,15 @@ export class RequestLimiter {
 
 	private readonly now: () => number;
 
+	private readonly sleep: Sleep;
+
 	constructor(options: LimiterOptions) {
 		this.maxConcurrency = Math.max(1, Math.min(MAX_CONCURRENCY, Math.floor(options.concurrency)));
 		this.intervalMs = intervalForPerMinute(options.maxRequestsPerMinute);
 		this.maxWaitPerItemMs = options.maxWaitPerItemMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_S * 1000;
 		this.signal = options.signal;
 		this.now = options.now ?? Date.now;
+		this.sleep = options.sleep ?? sleep;
 		this.shared = options.key
 			? sharedRateState(options.key.endpoint, options.key.apiKey, this.now())
 			: new SharedRateState(this.now());
@@ -420,7 +428,7 @@ export class RequestLimiter {
 			if (this.signal?.aborted) throw new CancelledError();
 			const now = this.now();
 			if (now < shared.pausedUntil) {
-				await wait(shared.pausedUntil - now, this.signal);
+				await wait(shared.pausedUntil - now, this.signal, this.sleep);
 				continue;
 			}
 			if (this.inFlight >= this.maxConcurrency || shared.inFlight >= shared.limit) {
@@ -431,7 +439,7 @@ export class RequestLimiter {
 			const slot = shared.reserve(now);
 			this.inFlight++;
 			if (slot > now) {
-				const waited = await wait(slot - now, this.signal).then(
+				const waited = await wait(slot - now, this.signal, this.sleep).then(
 					() => true,
 					() => false,
 				);
