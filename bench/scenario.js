@@ -8,7 +8,9 @@
 //                  (what any node that uses n8n's request helper pays; isolates the CloMan node's own cost)
 //   kind "undici": a bare undici client doing the same requests at the same concurrency (the floor)
 //
-// args: { url, count, concurrency, warmup, sampleRss, options, onError, runs }
+// args: { url, count, concurrency, warmup, sampleRss, options, onError, runs, offset, waitForGo }
+//   offset: the first item's number (several processes on one stand-in decide on distinct items);
+//   waitForGo: send {ready} once loaded and start the measured run on the parent's next message.
 //   runs (kind "node"): split the items over this many executions started together in this one
 //   process (as overlapping schedules or parallel webhook calls on one credential); wallMs is until
 //   the last one ends, `runs` holds each execution's own figures.
@@ -179,7 +181,15 @@ async function runNode(args) {
 	}
 	const runs = Math.max(1, args.runs ?? 1);
 	const per = Math.ceil(args.count / runs);
-	const batches = Array.from({ length: runs }, (_, r) => makeItems(Math.min(per, args.count - r * per), r * per));
+	const offset = args.offset ?? 0;
+	const batches = Array.from({ length: runs }, (_, r) => makeItems(Math.min(per, args.count - r * per), offset + r * per));
+	if (args.waitForGo) {
+		// One of several processes (bench/workers.js): say we are loaded, start when all are.
+		await new Promise((resolve) => {
+			process.once('message', resolve);
+			process.send({ ready: true });
+		});
+	}
 	gc();
 	await new Promise((r) => setTimeout(r, 50));
 	gc();

@@ -388,8 +388,11 @@ export class RequestLimiter {
 
 	readonly shared: SharedRateState;
 
-	/** Figures for this run, surfaced in tests and benchmarks. */
-	readonly stats = { rateLimited: 0 };
+	/**
+	 * Figures for this run (the execution hint, tests, benchmarks): 429 answers, the time items waited
+	 * after them before their next attempt (summed over items, ms), and attempts after the first.
+	 */
+	readonly stats = { rateLimited: 0, rateLimitWaitMs: 0, retries: 0 };
 
 	private inFlight = 0;
 
