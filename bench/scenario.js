@@ -195,6 +195,15 @@ async function runNode(args) {
 	gc();
 	const sampler = args.sampleRss ? startRssSampler() : undefined;
 	if (sampler) await sampler.ready;
+	// trace (development): the credential's limiter state every 500 ms, printed to stderr at the end.
+	const trace = [];
+	const traceTimer = args.trace
+		? setInterval(() => {
+				const { sharedRateState } = require('../dist/nodes/CloMan/transport/limiter.js');
+				const state = sharedRateState(`${args.url}${DECIDE_PATH}`, API_KEY);
+				trace.push(`${((Date.now() - startedAt) / 1000).toFixed(1)}s rate ${state.ratePerSecond?.toFixed(2)} limit ${state.limit} inFlight ${state.inFlight} 429s ${state.stats.rateLimited} cuts ${state.stats.cuts}`);
+			}, 500)
+		: undefined;
 	const rssBefore = process.memoryUsage.rss();
 	const heapBefore = process.memoryUsage().heapUsed;
 	const cpuBefore = process.cpuUsage();
@@ -207,6 +216,10 @@ async function runNode(args) {
 		}),
 	);
 	const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+	if (traceTimer) {
+		clearInterval(traceTimer);
+		process.stderr.write(`${trace.join('\n')}\n`);
+	}
 	const cpu = process.cpuUsage(cpuBefore);
 	const peakRss = sampler ? await sampler.stop() : undefined;
 	const heapAfter = process.memoryUsage().heapUsed;

@@ -91,7 +91,7 @@ async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, lat
 	const limiters = [];
 	const sender = async (index, count) => {
 		await clock.sleep(random() * startSpreadMs);
-		const limiter = new RequestLimiter({ concurrency, maxRequestsPerMinute: 0, now: clock.now, sleep: clock.sleep });
+		const limiter = new RequestLimiter({ concurrency, maxRequestsPerMinute: 0, now: clock.now, sleep: clock.sleep, random });
 		limiters[index] = limiter;
 		let next = 0;
 		const one = async () => {
@@ -137,7 +137,7 @@ async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, lat
 		refused,
 		share429: refused / requests,
 		refusedUnpaced,
-		firstPace: limiters.map((l) => l.shared.stats.estimates[0]),
+		firstPace: limiters.map((l) => Math.round((l.shared.stats.firstPace ?? 0) * 100) / 100),
 		ends: ends.map((t) => Math.round(t / 100) / 10),
 		paces: limiters.map((l) => Math.round((l.shared.ratePerSecond ?? 0) * 100) / 100),
 	};

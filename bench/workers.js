@@ -47,7 +47,7 @@ async function measureWorkers(w, log) {
 	try {
 		const per = Math.floor(S6.count / w);
 		const workers = Array.from({ length: w }, (_, i) =>
-			forkWorker({ url: standin.url, count: i === w - 1 ? S6.count - per * (w - 1) : per, offset: i * per, concurrency: S6.concurrency, onError: S6.onError, warmup: 0 }),
+			forkWorker({ trace: process.env.BENCH_TRACE === '1', url: standin.url, count: i === w - 1 ? S6.count - per * (w - 1) : per, offset: i * per, concurrency: S6.concurrency, onError: S6.onError, warmup: 0 }),
 		);
 		await Promise.all(workers.map((x) => x.ready));
 		// Loading used the stand-in's bucket only if a warm-up ran (none here); start from a full bucket.
