@@ -244,9 +244,12 @@ export async function decide(
 		if (verdict.spendsRetry) retriesUsed++;
 		limiter.stats.retries++;
 		if (rateLimited) {
-			// A rate limit concerns every run on this credential: all pause; this item resumes with the rest.
-			limiter.rateLimited(verdict.delayMs, startedAt);
+			// A rate limit concerns every run on this credential: the limiter holds them back (the whole
+			// Retry-After at the first 429, a slot or two of a slower pace after that); this item waits
+			// its whole Retry-After in any case.
+			const ownWaitMs = limiter.rateLimited(verdict.delayMs, startedAt);
 			rateLimitedAt = Date.now();
+			if (ownWaitMs > 0) await wait(ownWaitMs, signal);
 		} else {
 			await wait(verdict.delayMs, signal);
 		}
