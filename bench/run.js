@@ -15,11 +15,12 @@ const { spawn } = require('node:child_process');
 
 const { startStandinProcess, runScenarioProcess } = require('./lib.js');
 const { scenarioOverlap, overlapRows, overlapJson, OVERLAP_METHOD } = require('./overlap.js');
+const { scenarioWorkers, workersRows, workersJson, WORKERS_METHOD } = require('./workers.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const argv = process.argv.slice(2);
 const SKIP_N8N = argv.includes('--skip-n8n');
-// --only 1,3: run just those scenarios (5 = issue 10's overlapping executions, bench/overlap.js) and print them (for development; RESULTS.md / results.json are not written).
+// --only 1,3: run just those scenarios (5 = issue 10's overlapping executions, bench/overlap.js; 6 = issue 18's W processes and simulation, bench/workers.js) and print them (for development; RESULTS.md / results.json are not written).
 const ONLY = argv.includes('--only') ? new Set(String(argv[argv.indexOf('--only') + 1]).split(',')) : undefined;
 const roundsArg = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : NaN;
 const ROUNDS = Number.isInteger(roundsArg) && roundsArg > 0 ? roundsArg : 3;
@@ -222,7 +223,7 @@ function machine() {
 const mark = (ok) => (ok === undefined ? 'n/a' : ok ? 'met' : '**missed**');
 
 function writeResults(all) {
-	const { s1, s2, s2n8n, s3, s4, s5, m, date, loads, prep } = all;
+	const { s1, s2, s2n8n, s3, s4, s5, s6, m, date, loads, prep } = all;
 	const http = s2n8n?.httpRequest;
 	const cmInN8n = s2n8n?.cloman;
 	const json = {
@@ -237,6 +238,7 @@ function writeResults(all) {
 		n8n_helper_floor_ratio: r3(s3.helperRatio),
 		helper_rss_growth_mb: r2(s4.helper.rssGrowthMb),
 		...overlapJson(s2, s5, r3),
+		...workersJson(s6, r3),
 		machine: m,
 		date,
 	};
@@ -269,6 +271,7 @@ function writeResults(all) {
 		lines.push(`| 2 | real n8n runs | – | not run: ${(s2n8n?.error ?? 'skipped (--skip-n8n)').replace(/\|/g, '/')} | | |`);
 	}
 	lines.push(...overlapRows(s2, s5, f, mark));
+	lines.push(...workersRows(s6, f, mark));
 	lines.push(`| 3 | ${S3.count} items, 0 ms latency, concurrency ${S3.concurrency} | throughput through n8n's engine / raw undici (same concurrency), median of ${ROUNDS} | **${f(s3.floorRatio, 3)}** (${f(s3.wall.node / 1000)} s vs ${f(s3.wall.undici / 1000)} s) | ≥ ${S3.target} | ${mark(s3.floorRatio >= S3.target)} |`);
 	lines.push(`| 3 | (context) minimal node that only calls n8n's \`httpRequestWithAuthentication\`, same engine | throughput / raw undici; CloMan node / this | ${f(s3.helperRatio, 3)} (${f(s3.wall.helper / 1000)} s); ${f(s3.nodeVsHelper, 3)} | | |`);
 	lines.push(`| 3 | (context) client CPU per item, median: undici / helper node / CloMan node | µs per item | ${f(s3.cpuUsPerItem.undici, 0)} / ${f(s3.cpuUsPerItem.helper, 0)} / ${f(s3.cpuUsPerItem.node, 0)} | | |`);
@@ -289,6 +292,7 @@ function writeResults(all) {
 	lines.push('- Scenario 2 in real n8n: `bench/n8n-ratelimit.mjs` uses `scripts/lib/harness.mjs` (the n8n 2.41.1 install in `.cache/n8n`, a user folder `.cache/instances/bench-n8n2` with the packed package installed as a community package) and `n8n execute --rawOutput` of Manual Trigger → Code (1,000 items) → node; the time is the node\'s `executionTime` in the run data (n8n\'s boot excluded). Failed = items that came out with an error or without a decision (e.g. a 429 body), plus items that never came out (all of them when the node stops the workflow).');
 	lines.push('- Scenario 3 floor: an undici 7 `Pool` with 16 connections and 16 workers sending the same bodies (keep-alive). Figure = undici wall / node wall, medians of interleaved rounds.');
 	lines.push(OVERLAP_METHOD);
+	lines.push(WORKERS_METHOD);
 	lines.push('- Scenario 4: RSS sampled every 5 ms by a worker thread in the measured process; growth = peak − RSS just before the run (after the warm-up and a forced GC).');
 	lines.push('');
 	// Sections other scripts' figures live in (e.g. "## Review page (issue 17)", bench/review-layout.mjs) are kept.
@@ -316,7 +320,7 @@ function writeResults(all) {
 		loads.start = load();
 	}
 	if (ONLY) {
-		const parts = { 1: scenario1, 2: scenario2, '2b': scenario2InN8n, 3: scenario3, 4: scenario4, 5: () => scenarioOverlap({ log, load }) };
+		const parts = { 1: scenario1, 2: scenario2, '2b': scenario2InN8n, 3: scenario3, 4: scenario4, 5: () => scenarioOverlap({ log, load }), 6: () => scenarioWorkers({ log, load }) };
 		for (const key of ONLY) if (parts[key]) await parts[key]();
 		return;
 	}
@@ -324,10 +328,11 @@ function writeResults(all) {
 	const s2 = await scenario2();
 	const s2n8n = SKIP_N8N ? undefined : await scenario2InN8n();
 	const s5 = await scenarioOverlap({ log, load });
+	const s6 = await scenarioWorkers({ log, load });
 	const s3 = await scenario3();
 	const s4 = await scenario4();
 	loads.end = load();
-	const json = writeResults({ s1, s2, s2n8n, s3, s4, s5, m, date, loads, prep });
+	const json = writeResults({ s1, s2, s2n8n, s3, s4, s5, s6, m, date, loads, prep });
 	process.stdout.write(`\n${fs.readFileSync(path.join(__dirname, 'RESULTS.md'), 'utf8')}\n`);
 	process.stdout.write(`results.json: ${JSON.stringify(json)}\n`);
 })().catch((error) => {

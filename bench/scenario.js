@@ -8,7 +8,9 @@
 //                  (what any node that uses n8n's request helper pays; isolates the CloMan node's own cost)
 //   kind "undici": a bare undici client doing the same requests at the same concurrency (the floor)
 //
-// args: { url, count, concurrency, warmup, sampleRss, options, onError, runs }
+// args: { url, count, concurrency, warmup, sampleRss, options, onError, runs, offset, waitForGo }
+//   offset: the first item's number (several processes on one stand-in decide on distinct items);
+//   waitForGo: send {ready} once loaded and start the measured run on the parent's next message.
 //   runs (kind "node"): split the items over this many executions started together in this one
 //   process (as overlapping schedules or parallel webhook calls on one credential); wallMs is until
 //   the last one ends, `runs` holds each execution's own figures.
@@ -179,12 +181,29 @@ async function runNode(args) {
 	}
 	const runs = Math.max(1, args.runs ?? 1);
 	const per = Math.ceil(args.count / runs);
-	const batches = Array.from({ length: runs }, (_, r) => makeItems(Math.min(per, args.count - r * per), r * per));
+	const offset = args.offset ?? 0;
+	const batches = Array.from({ length: runs }, (_, r) => makeItems(Math.min(per, args.count - r * per), offset + r * per));
+	if (args.waitForGo) {
+		// One of several processes (bench/workers.js): say we are loaded, start when all are.
+		await new Promise((resolve) => {
+			process.once('message', resolve);
+			process.send({ ready: true });
+		});
+	}
 	gc();
 	await new Promise((r) => setTimeout(r, 50));
 	gc();
 	const sampler = args.sampleRss ? startRssSampler() : undefined;
 	if (sampler) await sampler.ready;
+	// trace (development): the credential's limiter state every 500 ms, printed to stderr at the end.
+	const trace = [];
+	const traceTimer = args.trace
+		? setInterval(() => {
+				const { sharedRateState } = require('../dist/nodes/CloMan/transport/limiter.js');
+				const state = sharedRateState(`${args.url}${DECIDE_PATH}`, API_KEY);
+				trace.push(`${((Date.now() - startedAt) / 1000).toFixed(1)}s rate ${state.ratePerSecond?.toFixed(2)} limit ${state.limit} inFlight ${state.inFlight} 429s ${state.stats.rateLimited} cuts ${state.stats.cuts}`);
+			}, 500)
+		: undefined;
 	const rssBefore = process.memoryUsage.rss();
 	const heapBefore = process.memoryUsage().heapUsed;
 	const cpuBefore = process.cpuUsage();
@@ -197,6 +216,10 @@ async function runNode(args) {
 		}),
 	);
 	const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+	if (traceTimer) {
+		clearInterval(traceTimer);
+		process.stderr.write(`${trace.join('\n')}\n`);
+	}
 	const cpu = process.cpuUsage(cpuBefore);
 	const peakRss = sampler ? await sampler.stop() : undefined;
 	const heapAfter = process.memoryUsage().heapUsed;

@@ -8,7 +8,20 @@ import {
 	sharedRateStateCount,
 	wait,
 } from '../nodes/CloMan/transport/limiter';
-import { PROBE_FIRST_STEP, PROBE_INTERVAL_MS } from '../nodes/CloMan/transport/pacing';
+import {
+	CUT_HOLD_INTERVALS,
+	CUT_HOLD_MIN_MS,
+	PROVISIONAL_MIN_PER_SECOND,
+	SKIP_JITTER,
+	SLOW_START_END,
+	SLOW_START_LIMIT,
+	GROWTH_PER_SECOND,
+	cutRate,
+	grownRate,
+	paceUsedUp,
+	provisionalRate,
+	skipAfterRateLimit,
+} from '../nodes/CloMan/transport/pacing';
 
 const ENDPOINT = 'http://127.0.0.1:9/api/v1/public/decide';
 let keys = 0;
@@ -41,7 +54,7 @@ describe('RequestLimiter (one run)', () => {
 		expect(peak).toBe(3);
 	});
 
-	test('a 429 pauses everyone until the Retry-After moment and halves what was in flight, once per burst', async () => {
+	test('the first 429 pauses everyone until the Retry-After moment and halves what was in flight, once per burst', async () => {
 		const limiter = new RequestLimiter({ concurrency: 8, maxRequestsPerMinute: 0 });
 		const starts = await Promise.all(Array.from({ length: 8 }, () => limiter.acquire()));
 		// The first of eight comes back 429: seven still in flight, so the limit becomes (7 + 1) / 2.
@@ -58,12 +71,14 @@ describe('RequestLimiter (one run)', () => {
 		// additive increase: +1 after `limit` successes
 		for (let i = 0; i < 4; i++) limiter.succeeded();
 		expect(limiter.limit).toBe(5);
-		expect(limiter.stats).toEqual({ rateLimited: 2 });
+		expect(limiter.stats).toMatchObject({ rateLimited: 2 });
 		expect(limiter.shared.stats).toMatchObject({ rateLimited: 2, decreases: 1 });
 	});
 
 	test('a request started after the cut may cut again, down to 1', async () => {
 		const limiter = new RequestLimiter({ concurrency: 4, maxRequestsPerMinute: 0 });
+		// Answers the second before the first 429 make its pace fast (see the pacing tests below).
+		for (let i = 0; i < 40; i++) await request(limiter, 0);
 		const limits: number[] = [];
 		for (let i = 0; i < 3; i++) {
 			const starts = await Promise.all(Array.from({ length: limiter.limit }, () => limiter.acquire()));
@@ -130,6 +145,7 @@ describe('shared by every run on one credential', () => {
 		const key = freshKey();
 		const a = new RequestLimiter({ concurrency: 2, maxRequestsPerMinute: 0, key });
 		const b = new RequestLimiter({ concurrency: 6, maxRequestsPerMinute: 0, key });
+		for (let i = 0; i < 40; i++) await request(a, 0); // a fast first pace, as above
 		const starts = [...(await Promise.all([a.acquire(), a.acquire()])), ...(await Promise.all(Array.from({ length: 6 }, () => b.acquire())))];
 		expect(a.shared.inFlight).toBe(8);
 		b.release(starts[7], 'rate-limited');
@@ -187,114 +203,102 @@ describe('shared by every run on one credential', () => {
 });
 
 describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
-	/**
-	 * `count` accepted requests, one after another on the wire from `from`, each `gapMs` long (the next
-	 * starts as the previous ends); returns when the last ended.
-	 */
+	/** `count` accepted requests, one after another on the wire from `from`, each `gapMs` long; returns when the last ended. */
 	function accept(state: SharedRateState, from: number, count: number, gapMs: number): number {
 		let t = from;
 		for (let i = 0; i < count; i++) {
 			state.reserve(t);
-			state.began(t);
 			state.finished(t, 'accepted', t + gapMs);
+			state.succeeded();
 			t += gapMs;
 		}
 		return t;
 	}
 
-	/** `refused` requests started at `at` (the same millisecond) answered 429 with a Retry-After of `retryAfterMs`. */
-	function rateLimit(state: SharedRateState, at: number, retryAfterMs = 1000, refused = 2) {
-		for (let i = 0; i < refused; i++) state.reserve(at);
-		for (let i = 0; i < refused; i++) state.began(at);
-		for (let i = 0; i < refused; i++) {
-			state.finished(at, 'rate-limited', at + 1);
-			state.rateLimited(retryAfterMs, at, at + 1);
-		}
+	/** A request started at `at`, answered 429 (Retry-After `retryAfterMs`) 1 ms later; returns what it must still wait alone. */
+	function rateLimit(state: SharedRateState, at: number, retryAfterMs = 1000, random = 0): number {
+		state.reserve(at);
+		state.finished(at, 'rate-limited', at + 1);
+		return state.rateLimited(retryAfterMs, at, at + 1, () => random);
 	}
 
-	test('no pace from one 429; the second gives the rate accepted in between; starts are then spaced by it', () => {
+	test('slow start: 8 in flight at first, one more per accepted answer, no limit but Concurrency past 64', () => {
 		const state = new SharedRateState(0);
-		accept(state, 0, 30, 10); // a burst the server let through
-		rateLimit(state, 300);
-		expect(state.ratePerSecond).toBeUndefined();
-		// After the 1 s pause: 40 accepted in the 2 s up to the next 429 → 20 per second.
-		rateLimit(state, accept(state, 1301, 40, 25));
-		expect(state.ratePerSecond).toBeCloseTo(20, 1);
-		expect(state.stats.estimates).toHaveLength(1);
-		const first = state.reserve(3302);
-		const second = state.reserve(3302);
-		const third = state.reserve(3302);
-		const interval = 1000 / state.ratePerSecond!;
-		expect(second - first).toBeCloseTo(interval, 6);
-		expect(third - second).toBeCloseTo(interval, 6);
+		expect(state.limit).toBe(SLOW_START_LIMIT);
+		accept(state, 0, 3, 10);
+		expect(state.limit).toBe(SLOW_START_LIMIT + 3);
+		accept(state, 100, SLOW_START_END, 1);
+		expect(state.limit).toBe(Number.POSITIVE_INFINITY);
 	});
 
-	test('the estimate waits for requests started before the 429 to finish', () => {
+	test('the first 429 sets the pace at 70 % of the rate accepted since the first request, and pauses every request for the Retry-After', () => {
+		const state = new SharedRateState(0);
+		accept(state, 0, 20, 50); // 20 in the first second
+		expect(state.ratePerSecond).toBeUndefined();
+		expect(rateLimit(state, 999)).toBe(0); // the pause covers the refused request too
+		expect(state.ratePerSecond).toBeCloseTo(provisionalRate(20, 1000), 9);
+		expect(state.ratePerSecond).toBeCloseTo(14, 9);
+		expect(state.pausedUntil).toBe(2000);
+		const first = state.reserve(1500);
+		const second = state.reserve(1500);
+		expect(first).toBe(2000);
+		expect(second - first).toBeCloseTo(1000 / 14, 6);
+		// Over a longer start the rate is taken over all of it (a quick first 429 counts a full second).
+		const slow = new SharedRateState(0);
+		accept(slow, 0, 20, 50);
+		accept(slow, 3000, 20, 50);
+		rateLimit(slow, 3999);
+		expect(slow.ratePerSecond).toBeCloseTo((0.7 * 40) / 4, 9);
+		expect(provisionalRate(10, 200)).toBeCloseTo(7, 9);
+	});
+
+	test('a process that got nothing through before its first 429 starts at the lowest first pace', () => {
 		const state = new SharedRateState(0);
 		rateLimit(state, 0);
-		accept(state, 1000, 20, 50);
-		state.reserve(1999);
-		state.began(1999); // still in flight when the next 429 comes back
-		rateLimit(state, 2000);
-		expect(state.ratePerSecond).toBeUndefined();
-		state.finished(1999, 'accepted', 2200);
-		expect(state.ratePerSecond).toBeCloseTo(21 / 2, 5);
+		expect(state.ratePerSecond).toBe(PROVISIONAL_MIN_PER_SECOND);
 	});
 
-	test('before any pace is known, a lone 429 closing a window is no quota: it sets no pace', () => {
+	test('later 429s cut the pace, at most once per hold; the others skip a slot or two, the refused request waits its Retry-After', () => {
 		const state = new SharedRateState(0);
-		rateLimit(state, 0);
-		rateLimit(state, accept(state, 1001, 10, 100), 0, 1); // one stray 429 after 10 accepted in 2 s
-		accept(state, 2010, 30, 10); // the next events, past the burst
-		accept(state, 3500, 1, 10);
-		expect(state.ratePerSecond).toBeUndefined();
-		// A burst of two does: the window runs from the stray 429 (2001), without the idle 8 ms and 1190 ms.
-		rateLimit(state, accept(state, 3510, 100, 10));
-		expect(state.ratePerSecond).toBeCloseTo(((30 + 1 + 100) / (4510 - 2001 - 8 - 1190)) * 1000, 5);
+		accept(state, 0, 20, 50);
+		rateLimit(state, 999); // pace 14 (20 in the second before), pause until 2000
+		const own = rateLimit(state, 3000, 1000, 0);
+		expect(state.ratePerSecond).toBeCloseTo(cutRate(14), 9);
+		expect(state.stats.cuts).toBe(1);
+		const interval = 1000 / cutRate(14);
+		expect(state.pausedUntil).toBeCloseTo(3001 + interval, 6); // one slot (random 0)
+		expect(own).toBeCloseTo(1000 - interval, 6);
+		// 100 ms later: still within the hold, no second cut; the longest skip is 1 + SKIP_JITTER slots.
+		rateLimit(state, 3100, 1000, 0.999999);
+		expect(state.ratePerSecond).toBeCloseTo(cutRate(14), 9);
+		expect(state.pausedUntil).toBeCloseTo(3101 + skipAfterRateLimit(cutRate(14), 1000, 0.999999), 6);
+		expect(state.pausedUntil - 3101).toBeGreaterThan(interval * SKIP_JITTER);
+		// Past the hold: cut again.
+		rateLimit(state, 3001 + Math.max(CUT_HOLD_MIN_MS, (CUT_HOLD_INTERVALS * 1000) / cutRate(14)) + 5);
+		expect(state.ratePerSecond).toBeCloseTo(cutRate(cutRate(14)), 9);
+		expect(state.stats.cuts).toBe(2);
 	});
 
-	test('time with nothing on the wire (outside a pause) does not count: the quota may have refilled unused', () => {
+	test('while requests use the pace up and no 429 comes, it grows, faster the longer no 429 came', () => {
 		const state = new SharedRateState(0);
-		rateLimit(state, 0); // pause until 1001: that second counts
-		accept(state, 1000, 10, 50); // until 1500
-		accept(state, 2500, 10, 50); // a second with nothing sent, then until 3000
-		rateLimit(state, 3000);
-		expect(state.ratePerSecond).toBeCloseTo(20 / 2, 5);
-	});
-
-	test('429s closer together than the minimum window only move the window start', () => {
-		const state = new SharedRateState(0);
-		rateLimit(state, 0);
-		accept(state, 10, 5, 10);
-		rateLimit(state, 400);
-		expect(state.ratePerSecond).toBeUndefined();
-		accept(state, 1400, 10, 100);
-		rateLimit(state, 2400);
-		expect(state.ratePerSecond).toBeCloseTo(10 / 2, 5);
-	});
-
-	test('while the pace holds requests back and no 429 comes, it is raised now and then', () => {
-		const state = new SharedRateState(0);
-		rateLimit(state, 0);
-		accept(state, 1000, 20, 50);
-		rateLimit(state, 2000);
-		expect(state.ratePerSecond).toBeCloseTo(10, 5);
+		accept(state, 0, 15, 66);
+		rateLimit(state, 999); // first pace at 1000: 70 % of 15 per second
+		const pace = state.ratePerSecond!;
+		expect(pace).toBeCloseTo(10.5, 9);
 		let t = 3000;
+		state.reserve(t); // nothing sent since the pace was set: no growth
+		expect(state.ratePerSecond).toBe(pace);
+		for (let i = 0; i < 9; i++) state.reserve(t); // ten slots in the next second: the pace is used up
+		t += 1000;
 		state.reserve(t);
-		state.reserve(t); // held back by the pace
-		t += PROBE_INTERVAL_MS;
-		state.reserve(t);
-		state.reserve(t); // held back again
-		const once = 10 * (1 + PROBE_FIRST_STEP);
-		expect(state.ratePerSecond).toBeCloseTo(once, 5);
-		t += PROBE_INTERVAL_MS;
-		state.reserve(t);
-		const twice = once * (1 + 2 * PROBE_FIRST_STEP);
-		expect(state.ratePerSecond).toBeCloseTo(twice, 5);
-		// Not held back since: no further raise.
-		state.reserve(t + 2 * PROBE_INTERVAL_MS);
-		expect(state.ratePerSecond).toBeCloseTo(twice, 5);
-		expect(state.stats.probes).toBe(2);
+		const expected = grownRate(pace, 1000, 4000 - 1000);
+		expect(expected).toBeGreaterThan(pace * (1 + GROWTH_PER_SECOND));
+		expect(state.ratePerSecond).toBeCloseTo(expected, 9);
+		// One slot in the next five seconds does not use a pace of 10 per second up: no growth.
+		state.reserve(t + 5000);
+		expect(state.ratePerSecond).toBeCloseTo(expected, 9);
+		expect(paceUsedUp(8, 10, 1000)).toBe(true);
+		expect(paceUsedUp(7, 10, 1000)).toBe(false);
 	});
 });
 
@@ -312,7 +316,7 @@ describe('the registry of shared states', () => {
 		sharedRateState(fresh.endpoint, fresh.apiKey, later);
 		expect(sharedRateStateCount()).toBeLessThan(before + 1);
 		expect(sharedRateState(busy.endpoint, busy.apiKey, later)).toBe(busyState);
-		busyState.unreserve(t0);
+		busyState.unreserve();
 	});
 
 	test('the number of states is bounded', () => {

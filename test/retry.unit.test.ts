@@ -9,17 +9,27 @@ import {
 	parseRetryAfter,
 } from '../nodes/CloMan/transport/retry';
 import {
+	CUT_HOLD_INTERVALS,
+	CUT_HOLD_MIN_MS,
+	GROWTH_DOUBLING_MS,
+	GROWTH_MAX_PER_SECOND,
+	GROWTH_PER_SECOND,
 	MIN_RATE_PER_SECOND,
-	PROBE_FIRST_STEP,
-	PROBE_INTERVAL_MS,
-	PROBE_MAX_STEP,
-	estimateRate,
+	PROVISIONAL_MIN_PER_SECOND,
+	SKIP_JITTER,
+	SLOW_START_END,
+	cutRate,
 	grownLimit,
+	grownRate,
+	growthPerSecond,
 	halvedLimit,
 	intervalForPerMinute,
 	intervalForRate,
+	mayCut,
 	nextSlot,
-	probedRate,
+	provisionalRate,
+	skipAfterRateLimit,
+	slowStartLimit,
 } from '../nodes/CloMan/transport/pacing';
 import { endpointFromBaseUrl, unusableDecisionProblem } from '../nodes/CloMan/transport';
 import { excerpt, failureFromResponse, kindForStatus, networkFailure, redact } from '../nodes/CloMan/transport/errors';
@@ -136,12 +146,40 @@ describe('what is retried', () => {
 });
 
 describe('pacing policy', () => {
-	test('the rate between two 429s is what the server accepted in between', () => {
-		const accepted = [100, 150, 1200, 1300, 1400, 1500, 2000, 2100];
-		expect(estimateRate(accepted, 150, 2150)).toBeCloseTo(6 / 2, 9); // 1200..2100
-		expect(estimateRate(accepted, 150, 1000)).toBeUndefined(); // window under a second
-		expect(estimateRate([1500], 0, 2000)).toBeUndefined(); // too few to tell
-		expect(estimateRate([10, 20], 0, 3_600_000)).toBe(MIN_RATE_PER_SECOND);
+	test('the first pace: 70 % of the rate accepted before the first 429 (over at least a second), at least 1 per second', () => {
+		expect(provisionalRate(20, 1000)).toBeCloseTo(14, 9);
+		expect(provisionalRate(20, 300)).toBeCloseTo(14, 9);
+		expect(provisionalRate(80, 4000)).toBeCloseTo(14, 9);
+		expect(provisionalRate(0, 1000)).toBe(PROVISIONAL_MIN_PER_SECOND);
+	});
+
+	test('a 429 cuts the pace by 30 %, not below the minimum, at most once per hold', () => {
+		expect(cutRate(20)).toBeCloseTo(14, 9);
+		expect(cutRate(MIN_RATE_PER_SECOND)).toBe(MIN_RATE_PER_SECOND);
+		// hold = the longer of CUT_HOLD_MIN_MS and CUT_HOLD_INTERVALS intervals of the pace
+		expect(mayCut(1000 + CUT_HOLD_MIN_MS - 1, 1000, 20)).toBe(false);
+		expect(mayCut(1000 + CUT_HOLD_MIN_MS, 1000, 20)).toBe(true);
+		expect(mayCut(1000 + CUT_HOLD_MIN_MS, 1000, 2)).toBe(false); // 4 × 500 ms
+		expect(mayCut(1000 + CUT_HOLD_INTERVALS * 500, 1000, 2)).toBe(true);
+	});
+
+	test('after a 429 the others skip 1 to 1 + SKIP_JITTER slots, never longer than the Retry-After', () => {
+		expect(skipAfterRateLimit(20, 1000, 0)).toBe(50);
+		expect(skipAfterRateLimit(20, 1000, 1)).toBe(50 * (1 + SKIP_JITTER));
+		expect(skipAfterRateLimit(0.5, 1000, 0.5)).toBe(1000);
+	});
+
+	test('the pace grows per second, the growth doubling the longer no 429 came, up to a maximum', () => {
+		expect(growthPerSecond(0)).toBeCloseTo(GROWTH_PER_SECOND, 9);
+		expect(growthPerSecond(GROWTH_DOUBLING_MS)).toBeCloseTo(2 * GROWTH_PER_SECOND, 9);
+		expect(growthPerSecond(Number.MAX_SAFE_INTEGER)).toBe(GROWTH_MAX_PER_SECOND);
+		expect(grownRate(10, 1000, 0)).toBeCloseTo(10 * (1 + GROWTH_PER_SECOND), 9);
+		expect(grownRate(10, 500, 0)).toBeCloseTo(10 * Math.sqrt(1 + GROWTH_PER_SECOND), 9);
+	});
+
+	test('slow start: one more in flight per answer, no limit from SLOW_START_END on', () => {
+		expect(slowStartLimit(8)).toBe(9);
+		expect(slowStartLimit(SLOW_START_END - 1)).toBe(Number.POSITIVE_INFINITY);
 	});
 
 	test('intervals from a rate and from a per-minute quota; 0 = none', () => {
@@ -156,16 +194,6 @@ describe('pacing policy', () => {
 		expect(nextSlot(1000, 1500, 990, 50)).toBe(1500);
 		expect(nextSlot(1000, 0, 100, 50)).toBe(1000);
 		expect(nextSlot(1000, 0, Number.NEGATIVE_INFINITY, 0)).toBe(1000);
-	});
-
-	test('the pace is raised only after a quiet interval in which it held requests back, by doubling steps', () => {
-		const pace = { ratePerSecond: 20, step: PROBE_FIRST_STEP };
-		const raised = probedRate(pace, PROBE_INTERVAL_MS, true);
-		expect(raised.ratePerSecond).toBeCloseTo(20 * (1 + PROBE_FIRST_STEP), 9);
-		expect(raised.step).toBe(2 * PROBE_FIRST_STEP);
-		expect(probedRate(pace, PROBE_INTERVAL_MS - 1, true)).toBe(pace);
-		expect(probedRate(pace, PROBE_INTERVAL_MS * 10, false)).toBe(pace);
-		expect(probedRate({ ratePerSecond: 20, step: PROBE_MAX_STEP }, PROBE_INTERVAL_MS, true).step).toBe(PROBE_MAX_STEP);
 	});
 
 	test('AIMD: halve what was in flight (at least 1), add one per full round of successes', () => {

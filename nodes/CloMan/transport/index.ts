@@ -145,7 +145,11 @@ export async function decide(
 	for (let attempt = 1; ; attempt++) {
 		const startedAt = await limiter.acquire();
 		// From a 429 to the next request: the time this item waited for the rate limit.
-		if (rateLimitedAt !== undefined) rateLimitWaitedMs += Math.max(0, startedAt - rateLimitedAt);
+		if (rateLimitedAt !== undefined) {
+			const waited = Math.max(0, startedAt - rateLimitedAt);
+			rateLimitWaitedMs += waited;
+			limiter.stats.rateLimitWaitMs += waited;
+		}
 		rateLimitedAt = undefined;
 		let answer: HttpAnswer | undefined;
 		let thrown: unknown;
@@ -238,10 +242,14 @@ export async function decide(
 			return { ok: false, failure };
 		}
 		if (verdict.spendsRetry) retriesUsed++;
+		limiter.stats.retries++;
 		if (rateLimited) {
-			// A rate limit concerns every run on this credential: all pause; this item resumes with the rest.
-			limiter.rateLimited(verdict.delayMs, startedAt);
+			// A rate limit concerns every run on this credential: the limiter holds them back (the whole
+			// Retry-After at the first 429, a slot or two of a slower pace after that); this item waits
+			// its whole Retry-After in any case.
+			const ownWaitMs = limiter.rateLimited(verdict.delayMs, startedAt);
 			rateLimitedAt = Date.now();
+			if (ownWaitMs > 0) await wait(ownWaitMs, signal);
 		} else {
 			await wait(verdict.delayMs, signal);
 		}

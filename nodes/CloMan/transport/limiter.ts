@@ -2,19 +2,21 @@ import { createHash } from 'crypto';
 import { sleep } from 'n8n-workflow';
 
 import {
-	ACCEPTED_MEMORY_MAX,
-	ACCEPTED_MEMORY_MS,
-	estimateRate,
-	ESTIMATE_BURST_MS,
-	ESTIMATE_MIN_WINDOW_MS,
+	cutRate,
 	grownLimit,
+	grownRate,
+	GROWTH_STEP_MS,
 	halvedLimit,
 	intervalForPerMinute,
 	intervalForRate,
+	mayCut,
 	nextSlot,
-	PROBE_FIRST_STEP,
-	probedRate,
-	windowShowsQuota,
+	paceUsedUp,
+	GROWTH_STEP_INTERVALS,
+	provisionalRate,
+	skipAfterRateLimit,
+	SLOW_START_LIMIT,
+	slowStartLimit,
 } from './pacing';
 
 /** Most requests in flight at once, whatever the user asks. */
@@ -37,21 +39,24 @@ export class CancelledError extends Error {
 	}
 }
 
+/** A timer: n8n-workflow's `sleep`, or a simulated clock's (bench/sim.js). */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
 /**
  * Wait `ms`, or stop at once when `signal` aborts. Works whether or not the installed n8n-workflow's
  * `sleep` takes a signal itself (n8n 1.x does not).
  */
-export async function wait(ms: number, signal?: AbortSignal): Promise<void> {
+export async function wait(ms: number, signal?: AbortSignal, sleepFor: Sleep = sleep): Promise<void> {
 	if (signal?.aborted) throw new CancelledError();
 	if (ms <= 0) return;
-	if (!signal) return await sleep(ms);
+	if (!signal) return await sleepFor(ms);
 	let onAbort: (() => void) | undefined;
 	const aborted = new Promise<never>((_resolve, reject) => {
 		onAbort = () => reject(new CancelledError());
 		signal.addEventListener('abort', onAbort, { once: true });
 	});
 	try {
-		await Promise.race([sleep(ms, signal).catch(() => undefined), aborted]);
+		await Promise.race([sleepFor(ms, signal).catch(() => undefined), aborted]);
 	} finally {
 		if (onAbort) signal.removeEventListener('abort', onAbort);
 	}
@@ -63,8 +68,9 @@ export type RequestOutcome = 'accepted' | 'rate-limited' | 'no-answer';
 
 /**
  * The rate-limit state of one credential (base URL + API key) in this n8n process, shared by every
- * run that uses it: the pause a 429 asked for, the adaptive limit on requests in flight, the learned
- * pace and the strictest Max Requests per Minute of the runs using it. The policy is in pacing.ts.
+ * run that uses it: pauses, the limit on requests in flight, the pace learned from 429s and the
+ * strictest Max Requests per Minute of the runs using it. Other processes on the same key share
+ * nothing with it; the policy (pacing.ts) works from what this process sees.
  */
 export class SharedRateState {
 	lastUsed: number;
@@ -72,59 +78,42 @@ export class SharedRateState {
 	/** Requests in flight (or holding a slot) over every run of the credential. */
 	inFlight = 0;
 
-	/** AIMD limit on `inFlight`; none until the first 429. */
-	limit = Number.POSITIVE_INFINITY;
+	/** Limit on `inFlight`: slow start until the first 429, then AIMD. Infinity = none but Concurrency. */
+	limit = SLOW_START_LIMIT;
 
 	/** No request starts before this moment (epoch ms). */
 	pausedUntil = 0;
 
-	/** Learned pace, requests per second; undefined until two 429s have shown it. */
+	/** Learned pace, requests per second; undefined until the first 429. */
 	ratePerSecond: number | undefined;
 
-	/** Figures for tests and benchmarks; `estimates` holds the latest few learned rates. */
-	readonly stats = { rateLimited: 0, decreases: 0, pausedMs: 0, estimates: [] as number[], probes: 0 };
+	/** Figures for tests, benchmarks and the execution hint. */
+	readonly stats = { rateLimited: 0, decreases: 0, cuts: 0, pausedMs: 0, firstPace: undefined as number | undefined };
+
+	private seenRateLimit = false;
+
+	/** Requests accepted before the first 429, and when the first of them started. */
+	private acceptedSoFar = 0;
+
+	private firstStartAt: number | undefined;
 
 	private lastDecreaseAt = Number.NEGATIVE_INFINITY;
 
 	private successesSinceChange = 0;
 
-	private rateChangedAt = 0;
+	/** When the pace was last cut (or first set). */
+	private lastCutAt = Number.NEGATIVE_INFINITY;
 
-	private paceWasBinding = false;
+	private lastGrowthAt = Number.NEGATIVE_INFINITY;
 
-	/** The next probe's raise of the pace (a fraction). */
-	private probeStep = PROBE_FIRST_STEP;
-
-	/**
-	 * Time so far in which no run wanted to send (nothing in flight, no slot held, no pause running), in
-	 * ms, and since when it runs now.
-	 */
-	private idleMs = 0;
-
-	private idleFrom: number | undefined;
-
-	/** Idle time (see idleMs) when the quota was last seen used up. */
-	private lastEmptyIdleMs = 0;
+	/** Request slots taken since the pace last grew (or was set). */
+	private slotsSinceGrowth = 0;
 
 	private lastSlotAt = Number.NEGATIVE_INFINITY;
 
 	private perMinuteIntervalMs = 0;
 
 	private perMinuteUntil = 0;
-
-	/** Start of the latest request answered 429: the quota was used up then. */
-	private lastEmptyAt: number | undefined;
-
-	/** A window between two 429s whose estimate waits for the requests started in it to finish. */
-	private pending: { from: number; to: number; idleMs: number; refused: number } | undefined;
-
-	/** Starts of accepted requests since `lastEmptyAt` (only kept once a 429 has come). */
-	private accepted: number[] = [];
-
-	/** Starts dropped from `accepted` before this moment (memory bound): windows begin no earlier. */
-	private acceptedFloor = Number.NEGATIVE_INFINITY;
-
-	private readonly started: number[] = [];
 
 	private readonly waiters = new Set<() => void>();
 
@@ -169,21 +158,20 @@ export class SharedRateState {
 
 	/** Take a request slot: counts as in flight from now; returns when it may start. */
 	reserve(now: number): number {
-		if (this.idleFrom !== undefined) {
-			this.idleMs += Math.max(0, now - this.idleFrom);
-			this.idleFrom = undefined;
-		}
 		if (this.ratePerSecond !== undefined) {
-			const pace = { ratePerSecond: this.ratePerSecond, step: this.probeStep };
-			const raised = probedRate(pace, now - this.rateChangedAt, this.paceWasBinding);
-			if (raised !== pace) {
-				this.probeStep = raised.step;
-				this.setRate(raised.ratePerSecond, now, false);
+			const elapsed = now - this.lastGrowthAt;
+			if (elapsed >= Math.max(GROWTH_STEP_MS, GROWTH_STEP_INTERVALS * intervalForRate(this.ratePerSecond))) {
+				if (paceUsedUp(this.slotsSinceGrowth, this.ratePerSecond, elapsed)) {
+					this.ratePerSecond = grownRate(this.ratePerSecond, elapsed, now - this.lastCutAt);
+				}
+				this.lastGrowthAt = now;
+				this.slotsSinceGrowth = 0;
 			}
 		}
 		const paceMs = intervalForRate(this.ratePerSecond);
 		const slot = nextSlot(now, this.pausedUntil, this.lastSlotAt, Math.max(paceMs, this.perMinuteInterval(now)));
-		if (paceMs > 0 && this.lastSlotAt + paceMs > Math.max(now, this.pausedUntil)) this.paceWasBinding = true;
+		this.slotsSinceGrowth++;
+		this.firstStartAt ??= slot;
 		this.lastSlotAt = slot;
 		this.inFlight++;
 		this.lastUsed = now;
@@ -191,35 +179,27 @@ export class SharedRateState {
 	}
 
 	/** Give back a slot taken with reserve() that was not used. */
-	unreserve(now: number): void {
+	unreserve(): void {
 		this.inFlight--;
-		this.markIfIdle(now);
 		this.notify();
-	}
-
-	/** The request of a reserved slot was sent at `startedAt`. */
-	began(startedAt: number): void {
-		this.started.push(startedAt);
 	}
 
 	/** The request sent at `startedAt` ended. */
 	finished(startedAt: number, outcome: RequestOutcome, now: number): void {
 		this.inFlight--;
 		this.lastUsed = now;
-		const index = this.started.indexOf(startedAt);
-		if (index >= 0) this.started.splice(index, 1);
-		this.markIfIdle(now);
-		if (outcome === 'accepted' && this.lastEmptyAt !== undefined && startedAt > this.windowFloor()) {
-			this.accepted.push(startedAt);
-			if (this.accepted.length > ACCEPTED_MEMORY_MAX) this.forgetAccepted(now);
-		}
-		this.settleEstimate(now);
+		if (outcome === 'accepted' && !this.seenRateLimit) this.acceptedSoFar++;
 		this.notify();
 	}
 
-	/** A usable answer: AIMD additive increase. */
+	/** A usable answer: slow start (one more in flight) until the first 429, then AIMD additive increase. */
 	succeeded(): void {
 		if (!Number.isFinite(this.limit)) return;
+		if (!this.seenRateLimit) {
+			this.limit = slowStartLimit(this.limit);
+			this.notify();
+			return;
+		}
 		const grown = grownLimit(this.limit, this.successesSinceChange + 1);
 		this.successesSinceChange = grown.successes;
 		if (grown.limit !== this.limit) {
@@ -229,21 +209,41 @@ export class SharedRateState {
 	}
 
 	/**
-	 * A 429 for a request started at `startedAt`: nobody starts a request for `delayMs` from now; the
-	 * limit in flight is halved once per burst (only a request started after the last cut cuts again);
-	 * and the time since the previous 429 tells the rate the server accepts.
+	 * A 429 for a request started at `startedAt`, asking to wait `delayMs`. Returns how long the refused
+	 * request itself must still wait before it is sent again, beyond the pause every request keeps.
+	 *
+	 * - The first 429 sets the pace (provisionalRate) and pauses every run on the credential for `delayMs`.
+	 * - Later ones cut the pace (at most once per hold) and hold the other requests back a jittered slot
+	 *   or two; the refused request waits its whole `delayMs`.
+	 * - Either way the limit in flight is halved once per burst (only a request started after the last
+	 *   halving halves it again).
 	 */
-	rateLimited(delayMs: number, startedAt: number, now: number): void {
+	rateLimited(delayMs: number, startedAt: number, now: number, random: () => number = Math.random): number {
 		this.stats.rateLimited++;
 		this.lastUsed = now;
-		const until = now + delayMs;
+		const first = !this.seenRateLimit;
+		this.seenRateLimit = true;
+		let holdMs = delayMs;
+		if (this.ratePerSecond === undefined) {
+			this.ratePerSecond = provisionalRate(this.acceptedSoFar, now - (this.firstStartAt ?? now));
+			this.stats.firstPace = this.ratePerSecond;
+			this.lastCutAt = now;
+			this.lastGrowthAt = now;
+			this.slotsSinceGrowth = 0;
+		} else {
+			if (mayCut(now, this.lastCutAt, this.ratePerSecond)) {
+				this.ratePerSecond = cutRate(this.ratePerSecond);
+				this.lastCutAt = now;
+				this.stats.cuts++;
+			}
+			if (!first) holdMs = skipAfterRateLimit(this.ratePerSecond, delayMs, random());
+		}
+		const until = now + holdMs;
 		if (until > this.pausedUntil) {
 			this.stats.pausedMs += until - Math.max(now, this.pausedUntil);
 			this.pausedUntil = until;
-			// A pause is not idle time: the quota refills for the requests that wait.
-			if (this.idleFrom !== undefined) this.idleFrom = Math.max(this.idleFrom, until);
 		}
-		if (startedAt > this.lastDecreaseAt) {
+		if (first || startedAt > this.lastDecreaseAt) {
 			this.lastDecreaseAt = now;
 			const next = halvedLimit(this.limit, this.inFlight);
 			if (next < this.limit) {
@@ -252,75 +252,8 @@ export class SharedRateState {
 			}
 			this.successesSinceChange = 0;
 		}
-		// Idle time up to now: the 429'd request held a slot since `startedAt`, so none since then.
-		const idleNow = this.idleMs;
-		if (this.lastEmptyAt === undefined || startedAt - this.lastEmptyAt < ESTIMATE_MIN_WINDOW_MS) {
-			if (this.lastEmptyAt === undefined || startedAt > this.lastEmptyAt) {
-				this.lastEmptyAt = startedAt;
-				this.lastEmptyIdleMs = idleNow;
-			}
-			if (this.pending && Math.abs(startedAt - this.pending.to) <= ESTIMATE_BURST_MS) this.pending.refused++;
-			this.settleEstimate(now);
-		} else {
-			const idleMs = (this.pending?.idleMs ?? 0) + idleNow - this.lastEmptyIdleMs;
-			this.pending = { from: this.pending?.from ?? this.lastEmptyAt, to: startedAt, idleMs, refused: 1 };
-			this.lastEmptyAt = startedAt;
-			this.lastEmptyIdleMs = idleNow;
-			this.settleEstimate(now);
-		}
 		this.notify();
-	}
-
-	private markIfIdle(now: number): void {
-		// Waiters only wait while something is in flight, so nothing in flight means nobody wants to send.
-		if (this.inFlight === 0) this.idleFrom = Math.max(now, this.pausedUntil);
-	}
-
-	private setRate(ratePerSecond: number, now: number, estimated: boolean): void {
-		this.ratePerSecond = ratePerSecond;
-		this.rateChangedAt = now;
-		this.paceWasBinding = false;
-		if (estimated) this.stats.estimates = [...this.stats.estimates.slice(-15), Math.round(ratePerSecond * 100) / 100];
-		else this.stats.probes++;
-	}
-
-	/** Accepted starts at or before this are not needed by any estimate to come. */
-	private windowFloor(): number {
-		return Math.max(this.acceptedFloor, Math.min(this.pending?.from ?? Infinity, this.lastEmptyAt ?? Infinity));
-	}
-
-	/**
-	 * Estimate the pending window once every request started in it has its answer and, before any pace
-	 * is known, once the 429 that closed it has shown itself part of a burst (else it is dropped).
-	 */
-	private settleEstimate(now: number): void {
-		const window = this.pending;
-		if (!window || this.started.some((at) => at <= window.to)) return;
-		if (!windowShowsQuota(window.refused, this.ratePerSecond !== undefined)) {
-			if (now - window.to <= ESTIMATE_BURST_MS + 1_000) return; // the rest of the burst may still answer
-			this.pending = undefined;
-			this.forgetAccepted(now);
-			return;
-		}
-		this.pending = undefined;
-		const estimate = estimateRate(this.accepted, Math.max(window.from, this.acceptedFloor), window.to, window.idleMs);
-		if (estimate !== undefined) {
-			this.probeStep = PROBE_FIRST_STEP;
-			this.setRate(estimate, now, true);
-		}
-		this.forgetAccepted(now);
-	}
-
-	private forgetAccepted(now: number): void {
-		const floor = Math.max(this.windowFloor(), now - ACCEPTED_MEMORY_MS);
-		let kept = this.accepted.filter((at) => at > floor);
-		if (kept.length > ACCEPTED_MEMORY_MAX) {
-			kept.sort((a, b) => a - b);
-			const dropped = kept.length - Math.floor((ACCEPTED_MEMORY_MAX * 3) / 4);
-			this.acceptedFloor = kept[dropped - 1];
-			kept = kept.slice(dropped);
-		}
-		this.accepted = kept;
+		return Math.max(0, now + delayMs - this.pausedUntil);
 	}
 }
 
@@ -366,7 +299,11 @@ export interface LimiterOptions {
 	/** Longest a single item may wait for rate limits in all, in ms (see decide()). */
 	maxWaitPerItemMs?: number;
 	signal?: AbortSignal;
+	/** The clock and timer (default: Date.now and n8n-workflow's sleep); bench/sim.js passes simulated ones. */
 	now?: () => number;
+	sleep?: Sleep;
+	/** Jitter source (default Math.random); the simulation passes a seeded one. */
+	random?: () => number;
 }
 
 /**
@@ -383,8 +320,11 @@ export class RequestLimiter {
 
 	readonly shared: SharedRateState;
 
-	/** Figures for this run, surfaced in tests and benchmarks. */
-	readonly stats = { rateLimited: 0 };
+	/**
+	 * Figures for this run (the execution hint, tests, benchmarks): 429 answers, the time items waited
+	 * after them before their next attempt (summed over items, ms), and attempts after the first.
+	 */
+	readonly stats = { rateLimited: 0, rateLimitWaitMs: 0, retries: 0 };
 
 	private inFlight = 0;
 
@@ -394,12 +334,18 @@ export class RequestLimiter {
 
 	private readonly now: () => number;
 
+	private readonly sleep: Sleep;
+
+	private readonly random: () => number;
+
 	constructor(options: LimiterOptions) {
 		this.maxConcurrency = Math.max(1, Math.min(MAX_CONCURRENCY, Math.floor(options.concurrency)));
 		this.intervalMs = intervalForPerMinute(options.maxRequestsPerMinute);
 		this.maxWaitPerItemMs = options.maxWaitPerItemMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_S * 1000;
 		this.signal = options.signal;
 		this.now = options.now ?? Date.now;
+		this.sleep = options.sleep ?? sleep;
+		this.random = options.random ?? Math.random;
 		this.shared = options.key
 			? sharedRateState(options.key.endpoint, options.key.apiKey, this.now())
 			: new SharedRateState(this.now());
@@ -420,7 +366,7 @@ export class RequestLimiter {
 			if (this.signal?.aborted) throw new CancelledError();
 			const now = this.now();
 			if (now < shared.pausedUntil) {
-				await wait(shared.pausedUntil - now, this.signal);
+				await wait(shared.pausedUntil - now, this.signal, this.sleep);
 				continue;
 			}
 			if (this.inFlight >= this.maxConcurrency || shared.inFlight >= shared.limit) {
@@ -431,21 +377,19 @@ export class RequestLimiter {
 			const slot = shared.reserve(now);
 			this.inFlight++;
 			if (slot > now) {
-				const waited = await wait(slot - now, this.signal).then(
+				const waited = await wait(slot - now, this.signal, this.sleep).then(
 					() => true,
 					() => false,
 				);
 				// Cancelled, or a 429 paused everyone meanwhile: give the slot back (and start over).
 				if (!waited || this.now() < shared.pausedUntil) {
 					this.inFlight--;
-					shared.unreserve(this.now());
+					shared.unreserve();
 					if (!waited) throw new CancelledError();
 					continue;
 				}
 			}
-			const startedAt = this.now();
-			shared.began(startedAt);
-			return startedAt;
+			return this.now();
 		}
 	}
 
@@ -461,8 +405,8 @@ export class RequestLimiter {
 	}
 
 	/** A 429 for the request started at `startedAt`: every run on the credential waits `delayMs` from now. */
-	rateLimited(delayMs: number, startedAt: number): void {
+	rateLimited(delayMs: number, startedAt: number): number {
 		this.stats.rateLimited++;
-		this.shared.rateLimited(delayMs, startedAt, this.now());
+		return this.shared.rateLimited(delayMs, startedAt, this.now(), this.random);
 	}
 }

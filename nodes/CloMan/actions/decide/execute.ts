@@ -15,6 +15,7 @@ import { placeResults } from './place';
 import { buildRequest } from './request';
 import type { Settings } from './settings';
 import { readPlan, readSettings } from './settings';
+import { runSummaryHint } from './summary';
 
 /** Decide: ask the clone about every item, a bounded number at a time, and route the answers. */
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
@@ -123,5 +124,25 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	}
 
 	// 3. Place every item, in input order, on exactly one output.
-	return placeResults(items, results as DecideResult[], plan, settings, toErrorOutput, apiKey);
+	const outputs = placeResults(items, results as DecideResult[], plan, settings, toErrorOutput, apiKey);
+
+	// 4. Say what the run did (n8n shows it in the output pane). Guarded: a host without hints runs on.
+	if (typeof this.addExecutionHints === 'function') {
+		this.addExecutionHints(
+			runSummaryHint({
+				outputNames: asTool ? ['Output'] : configuredOutputs(node.parameters).map((o) => o.displayName),
+				outputs,
+				results,
+				failureOutput: toErrorOutput ? 'error' : plan.failureOutput,
+				itemCount: items.length,
+				rateLimited: limiter.stats.rateLimited,
+				rateLimitWaitMs: limiter.stats.rateLimitWaitMs,
+				retries: limiter.stats.retries,
+				ratePerSecond: limiter.shared.ratePerSecond,
+				inFlightLimit: limiter.shared.limit,
+				concurrency: limiter.maxConcurrency,
+			}),
+		);
+	}
+	return outputs;
 }

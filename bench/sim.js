@@ -1,0 +1,177 @@
+'use strict';
+// Issue 18's simulation: W senders that share nothing but one API key, each with the node's own
+// rate-limit code (nodes/CloMan/transport/limiter.ts, imported, not copied), against one token
+// bucket, on a simulated clock (no real time passes, so W = 16 or 32 costs nothing).
+//
+//   node bench/sim.js [--senders 1,2,4,8,16,32] [--items 1000] [--seeds 3] [--json]
+//
+// Each sender is what one queue-mode worker runs: a pool of Concurrency workers over its share of the
+// items; each item does what transport/index.ts decide() does with the limiter: acquire a slot, send,
+// release it with the outcome, and on a 429 tell the limiter (with the Retry-After, whole seconds)
+// and wait what the limiter says the item itself must wait. The bucket: `perSecond` tokens a second,
+// `burst` at most, a 429 answered at once (as the stand-in does), an accepted request answered after
+// `latencyMs`. Senders start within `startSpreadMs` of each other (processes never start together).
+require('./ts-require.js');
+const path = require('node:path');
+const { RequestLimiter } = require(path.join(__dirname, '../nodes/CloMan/transport/limiter.ts'));
+
+/** A seeded PRNG (mulberry32), so a row is repeatable. */
+function prng(seed) {
+	let a = seed >>> 0;
+	return () => {
+		a = (a + 0x6d2b79f5) >>> 0;
+		let t = a;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+/** A simulated clock: timers fire in time order once every promise chain has settled. */
+function simClock() {
+	let now = 0;
+	let seq = 0;
+	const timers = [];
+	const insert = (timer) => {
+		let lo = 0;
+		let hi = timers.length;
+		while (lo < hi) {
+			const mid = (lo + hi) >> 1;
+			const t = timers[mid];
+			if (t.at < timer.at || (t.at === timer.at && t.seq < timer.seq)) lo = mid + 1;
+			else hi = mid;
+		}
+		timers.splice(lo, 0, timer);
+	};
+	return {
+		now: () => now,
+		sleep: (ms) => new Promise((resolve) => insert({ at: now + Math.max(0, ms), seq: seq++, resolve })),
+		async run() {
+			for (;;) {
+				// setImmediate runs after every pending promise callback: the simulated processes have all
+				// done what they can at this moment.
+				await new Promise((resolve) => setImmediate(resolve));
+				const timer = timers.shift();
+				if (!timer) return;
+				now = timer.at;
+				timer.resolve();
+			}
+		},
+	};
+}
+
+/** The stand-in's token bucket (test/standin/server.js), on the simulated clock. */
+function tokenBucket(perSecond, burst) {
+	let tokens = burst;
+	let last = 0;
+	return (now) => {
+		tokens = Math.min(burst, tokens + ((now - last) / 1000) * perSecond);
+		last = now;
+		if (tokens >= 1 - 1e-9) {
+			tokens -= 1;
+			return 0;
+		}
+		return ((1 - tokens) / perSecond) * 1000;
+	};
+}
+
+/**
+ * One scenario: `senders` senders split `items` items; returns per-sender end times (ms from the
+ * first start), the ideal (items / perSecond), and the 429 share.
+ */
+async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, latencyMs = 200, concurrency = 16, startSpreadMs = 500, seed = 1 }) {
+	const clock = simClock();
+	const random = prng(seed);
+	const take = tokenBucket(perSecond, burst);
+	let requests = 0;
+	let refused = 0;
+	let refusedUnpaced = 0;
+	const per = Math.floor(items / senders);
+	const ends = [];
+	const limiters = [];
+	const sender = async (index, count) => {
+		await clock.sleep(random() * startSpreadMs);
+		const limiter = new RequestLimiter({ concurrency, maxRequestsPerMinute: 0, now: clock.now, sleep: clock.sleep, random });
+		limiters[index] = limiter;
+		let next = 0;
+		const one = async () => {
+			for (;;) {
+				const startedAt = await limiter.acquire();
+				requests++;
+				const waitMs = take(clock.now());
+				if (waitMs === 0) {
+					await clock.sleep(latencyMs);
+					limiter.release(startedAt, 'accepted');
+					limiter.succeeded();
+					return;
+				}
+				refused++;
+				if (limiter.shared.ratePerSecond === undefined) refusedUnpaced++;
+				await clock.sleep(1);
+				limiter.release(startedAt, 'rate-limited');
+				const retryAfterMs = Math.ceil(waitMs / 1000) * 1000;
+				const own = limiter.rateLimited(retryAfterMs, startedAt) ?? 0;
+				if (own > 0) await clock.sleep(own);
+			}
+		};
+		const worker = async () => {
+			while (next < count) {
+				next++;
+				await one();
+			}
+		};
+		await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+		ends[index] = clock.now();
+	};
+	const done = Promise.all(Array.from({ length: senders }, (_, i) => sender(i, i === senders - 1 ? items - per * (senders - 1) : per)));
+	await clock.run();
+	await done;
+	const idealMs = (items / perSecond) * 1000;
+	return {
+		senders,
+		items,
+		idealMs,
+		slowest: Math.max(...ends) / idealMs,
+		fastest: Math.min(...ends) / idealMs,
+		requests,
+		refused,
+		share429: refused / requests,
+		refusedUnpaced,
+		firstPace: limiters.map((l) => Math.round((l.shared.stats.firstPace ?? 0) * 100) / 100),
+		ends: ends.map((t) => Math.round(t / 100) / 10),
+		paces: limiters.map((l) => Math.round((l.shared.ratePerSecond ?? 0) * 100) / 100),
+	};
+}
+
+/** The rows `npm run bench` prints and RESULTS.md shows: each W over `seeds` seeds, the worst and the median. */
+async function simulationRows({ senders = [1, 2, 4, 8, 16, 32], items = 1000, seeds = 3, ...rest } = {}) {
+	const rows = [];
+	for (const w of senders) {
+		const runs = [];
+		for (let seed = 1; seed <= seeds; seed++) runs.push(await simulate({ senders: w, items, seed, ...rest }));
+		const worst = (key) => Math.max(...runs.map((r) => r[key]));
+		rows.push({ senders: w, items, seeds, slowest: worst('slowest'), share429: worst('share429'), failed: 0, runs });
+	}
+	return rows;
+}
+
+module.exports = { simulate, simulationRows };
+
+if (require.main === module) {
+	const argv = process.argv.slice(2);
+	const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+	const senders = String(arg('--senders', '1,2,4,8,16,32')).split(',').map(Number);
+	const items = Number(arg('--items', 1000));
+	const seeds = Number(arg('--seeds', 3));
+	(async () => {
+		for (const w of senders) {
+			const [row] = await simulationRows({ senders: [w], items, seeds });
+			const each = row.runs.map((r) => `${r.slowest.toFixed(3)}/${(100 * r.share429).toFixed(1)}%`).join('  ');
+			if (argv.includes('--detail')) process.stdout.write(`  429s before a pace was known ${row.runs.map((r) => r.refusedUnpaced).join(',')} of ${row.runs.map((r) => r.refused).join(',')}; seed 1: first paces ${row.runs[0].firstPace.join(',')}; senders ended at ${row.runs[0].ends.join(',')} s\n`);
+			process.stdout.write(`W=${String(w).padStart(2)}  items ${items}  worst slowest/ideal ${row.slowest.toFixed(3)}  worst 429 share ${(100 * row.share429).toFixed(1)} %   [${each}]  paces ${row.runs[0].paces.join(',')}\n`);
+		}
+	})().catch((error) => {
+		console.error(error);
+		process.exit(1);
+	});
+}
