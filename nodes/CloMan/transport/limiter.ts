@@ -210,7 +210,8 @@ export class SharedRateState {
 
 	/**
 	 * A 429 for a request started at `startedAt`, asking to wait `delayMs`. Returns how long the refused
-	 * request itself must still wait before it is sent again, beyond the pause every request keeps.
+	 * request itself must wait, counted from now, before it is sent again (its whole `delayMs`; the
+	 * pause the others keep may end sooner). The caller waits that, then acquires a slot as usual.
 	 *
 	 * - The first 429 sets the pace (provisionalRate) and pauses every run on the credential for `delayMs`.
 	 * - Later ones cut the pace (at most once per hold) and hold the other requests back a jittered slot
@@ -253,7 +254,9 @@ export class SharedRateState {
 			this.successesSinceChange = 0;
 		}
 		this.notify();
-		return Math.max(0, now + delayMs - this.pausedUntil);
+		// The refused request's own wait, counted from now: the others may go on sooner (after a slot or
+		// two), this one never before its Retry-After has passed.
+		return Math.max(0, delayMs);
 	}
 }
 
