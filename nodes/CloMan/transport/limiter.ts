@@ -209,8 +209,10 @@ export class SharedRateState {
 	}
 
 	/**
-	 * A 429 for a request started at `startedAt`, asking to wait `delayMs`. Returns how long the refused
-	 * request itself must still wait before it is sent again, beyond the pause every request keeps.
+	 * A 429 for a request started at `startedAt`, asking to wait `delayMs`. Returns how long, from `now`,
+	 * the refused request itself must wait before it queues for a slot again: 0 when the pause every
+	 * request keeps already lasts the whole `delayMs`, else `delayMs` (its own wait runs alongside the
+	 * shorter pause, so it is not sent again before its Retry-After).
 	 *
 	 * - The first 429 sets the pace (provisionalRate) and pauses every run on the credential for `delayMs`.
 	 * - Later ones cut the pace (at most once per hold) and hold the other requests back a jittered slot
@@ -253,7 +255,7 @@ export class SharedRateState {
 			this.successesSinceChange = 0;
 		}
 		this.notify();
-		return Math.max(0, now + delayMs - this.pausedUntil);
+		return this.pausedUntil >= now + delayMs ? 0 : delayMs;
 	}
 }
 
