@@ -51,6 +51,7 @@ import {
 import { FAST_STALL_DETECTION, ensureQueueServices, queueEnv, startPostgres, startQueueProcess, startRedis } from '../scripts/lib/queue.mjs';
 import { checkRunner } from './checks.mjs';
 import { codeNodeItems, needsReview, restExecution } from './expect.mjs';
+import { LARGE, checkRateLimitedRuns, startLimitedStandin, writeLargeWorkflow } from './queue-ratelimit.mjs';
 
 const require = createRequire(import.meta.url);
 const { startStandin, defaultPolicy } = require('../test/standin/server.js');
@@ -442,15 +443,19 @@ async function main() {
 		},
 	});
 	log(`  CloMan stand-in at ${standin.url}`);
+	// A second stand-in limiting its key to 20 requests/s, for the rate-limited batches (issue 18).
+	const limited = await startLimitedStandin({ lifetimeMs: SERVER_LIFETIME_S * 1000 });
+	log(`  CloMan stand-in limited to ${LARGE.perSecond} requests/s at ${limited.standin.url}`);
 	const receiver = await startReceiver();
 
 	const processes = [];
 	try {
-		await runQueueChecks({ pg, redis, standin, answered, receiver, tarball: packed.value.tarball, processes });
+		await runQueueChecks({ pg, redis, standin, limited, answered, receiver, tarball: packed.value.tarball, processes });
 	} finally {
 		await phase('stop n8n, the stand-in, Postgres and Redis', async () => {
 			await Promise.all(processes.map((p) => p.stop()));
 			await standin.close();
+			await limited.standin.close();
 			receiver.close();
 			await checkNoSecrets({ pg, redis, processes });
 			await Promise.all([pg.stop(), redis.stop()]);
@@ -458,7 +463,7 @@ async function main() {
 	}
 }
 
-async function runQueueChecks({ pg, redis, standin, answered, receiver, tarball, processes }) {
+async function runQueueChecks({ pg, redis, standin, limited, answered, receiver, tarball, processes }) {
 	const encryptionKey = crypto.randomBytes(24).toString('base64');
 	const names = ['queue-main', 'queue-worker1', 'queue-worker2'];
 	for (const name of names) fs.writeFileSync(path.join(LOGS, `instance-${name}.log`), '');
@@ -478,16 +483,19 @@ async function runQueueChecks({ pg, redis, standin, answered, receiver, tarball,
 
 	let workflow;
 	let reviewWorkflow;
-	const imported = await check('import:credentials and import:workflow (batch + review workflows) into Postgres (with the queue-mode environment)', () =>
+	let largeWorkflow;
+	const imported = await check('import:credentials and import:workflow (batch, review and rate-limited batch workflows) into Postgres (with the queue-mode environment)', () =>
 		phase('import the credential and the webhook workflow (creates the schema in Postgres)', async () => {
 			await importCredentials(mainInstance, [
 				{ id: DEMO_CREDENTIAL.id, name: DEMO_CREDENTIAL.name, type: CREDENTIAL_TYPE, data: { apiKey: GOOD_KEY, baseUrl: standin.url } },
+				{ ...LARGE.credential, type: CREDENTIAL_TYPE, data: { apiKey: GOOD_KEY, baseUrl: limited.standin.url } },
 			]);
 			workflow = writeQueueWorkflow(mainInstance.userFolder);
 			reviewWorkflow = writeReviewWorkflow(mainInstance.userFolder, receiver.url);
-			await importWorkflows(mainInstance, [workflow.file, reviewWorkflow.file]);
+			largeWorkflow = writeLargeWorkflow(mainInstance.userFolder);
+			await importWorkflows(mainInstance, [workflow.file, reviewWorkflow.file, largeWorkflow.file]);
 			const rows = await pg.query(`SELECT id FROM workflow_entity ORDER BY id`);
-			assert.deepEqual(rows.flat(), sorted([REVIEW.id, WORKFLOW.id]), `workflow_entity: ${JSON.stringify(rows)}`);
+			assert.deepEqual(rows.flat(), sorted([REVIEW.id, WORKFLOW.id, LARGE.id]), `workflow_entity: ${JSON.stringify(rows)}`);
 		}),
 	);
 	if (!imported) return;
@@ -513,12 +521,12 @@ async function runQueueChecks({ pg, redis, standin, answered, receiver, tarball,
 	if (!started) return;
 
 	let api;
-	const loggedIn = await check('main: REST login as the owner; the node type is served; both workflows are published (their webhooks registered by the main process)', async () => {
+	const loggedIn = await check('main: REST login as the owner; the node type is served; the three workflows are published (their webhooks registered by the main process)', async () => {
 		api = await restLogin(mainInstance);
 		const nodes = await api.get('/types/nodes.json');
 		assert.equal(nodes.status, 200);
 		assert.ok(nodes.json.some((n) => n.name === NODE_TYPE), `${NODE_TYPE} is not served by the main process`);
-		for (const id of [WORKFLOW.id, REVIEW.id]) {
+		for (const id of [WORKFLOW.id, REVIEW.id, LARGE.id]) {
 			const wf = await api.get(`/rest/workflows/${id}`);
 			assert.equal(wf.status, 200, `GET /rest/workflows/${id}: ${wf.status}`);
 			// What the editor's Publish button sends.
@@ -528,7 +536,7 @@ async function runQueueChecks({ pg, redis, standin, answered, receiver, tarball,
 		}
 		// n8n 2.41.1 publishes through an outbox: the webhooks are registered a moment later.
 		const deadline = Date.now() + 60_000;
-		while ((await pg.query(`SELECT DISTINCT "workflowId" FROM webhook_entity`)).length < 2) {
+		while ((await pg.query(`SELECT DISTINCT "workflowId" FROM webhook_entity`)).length < 3) {
 			if (Date.now() > deadline) throw new Error('the published workflows\' webhooks were not registered within 60 s');
 			await sleep(250);
 		}
@@ -536,6 +544,19 @@ async function runQueueChecks({ pg, redis, standin, answered, receiver, tarball,
 	if (!loggedIn) return;
 
 	await phase(`${CONCURRENT_RUNS} batch runs at once`, () => checkConcurrentRuns({ pg, standin, answered, api, mainInstance, mainProcess, workers, workflow }));
+	await phase(`${LARGE.batches} × ${LARGE.items} items at once against ${LARGE.perSecond} requests/s`, () =>
+		checkRateLimitedRuns({
+			check,
+			pg,
+			limited,
+			api,
+			mainInstance,
+			mainProcess,
+			workers,
+			workflow: largeWorkflow,
+			helpers: { executionRows, waitForExecutions, workerLog, mainLog, fireWebhook, restExecution, triggerBatch },
+		}),
+	);
 	await phase('a Review paused on a worker, resumed through the main process', () => checkReview({ pg, api, mainInstance, mainProcess, workers, reviewWorkflow, receiver }));
 	await phase('a worker killed mid-batch', () => checkWorkerKill({ pg, standin, answered, api, mainInstance, mainProcess, workers, workflow }));
 }

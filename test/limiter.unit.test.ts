@@ -218,7 +218,7 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		return t;
 	}
 
-	/** A request started at `at`, answered 429 (Retry-After `retryAfterMs`) 1 ms later; returns what it must still wait alone. */
+	/** A request started at `at`, answered 429 (Retry-After `retryAfterMs`) 1 ms later; returns what it must wait alone from then. */
 	function rateLimit(state: SharedRateState, at: number, retryAfterMs = 1000, random = 0): number {
 		state.reserve(at);
 		state.finished(at, 'rate-limited', at + 1);
@@ -238,7 +238,7 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		const state = new SharedRateState(0);
 		accept(state, 0, 20, 50); // 20 in the first second
 		expect(state.ratePerSecond).toBeUndefined();
-		expect(rateLimit(state, 999)).toBe(1000); // the refused request: its whole Retry-After, from now (the pause ends at the same time)
+		expect(rateLimit(state, 999)).toBe(0); // the pause covers the refused request too
 		expect(state.ratePerSecond).toBeCloseTo(provisionalRate(20, 1000), 9);
 		expect(state.ratePerSecond).toBeCloseTo(14, 9);
 		expect(state.pausedUntil).toBe(2000);
@@ -270,7 +270,8 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		expect(state.stats.cuts).toBe(1);
 		const interval = 1000 / cutRate(14);
 		expect(state.pausedUntil).toBeCloseTo(3001 + interval, 6); // one slot (random 0)
-		expect(own).toBe(1000); // the refused request waits its whole Retry-After from now; the others only the slot
+		// its own wait is the whole Retry-After from the answer (the shorter pause runs alongside it)
+		expect(own).toBe(1000);
 		// 100 ms later: still within the hold, no second cut; the longest skip is 1 + SKIP_JITTER slots.
 		rateLimit(state, 3100, 1000, 0.999999);
 		expect(state.ratePerSecond).toBeCloseTo(cutRate(14), 9);

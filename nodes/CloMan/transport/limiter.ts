@@ -209,9 +209,10 @@ export class SharedRateState {
 	}
 
 	/**
-	 * A 429 for a request started at `startedAt`, asking to wait `delayMs`. Returns how long the refused
-	 * request itself must wait, counted from now, before it is sent again (its whole `delayMs`; the
-	 * pause the others keep may end sooner). The caller waits that, then acquires a slot as usual.
+	 * A 429 for a request started at `startedAt`, asking to wait `delayMs`. Returns how long, from `now`,
+	 * the refused request itself must wait before it queues for a slot again: 0 when the pause every
+	 * request keeps already lasts the whole `delayMs`, else `delayMs` (its own wait runs alongside the
+	 * shorter pause, so it is not sent again before its Retry-After).
 	 *
 	 * - The first 429 sets the pace (provisionalRate) and pauses every run on the credential for `delayMs`.
 	 * - Later ones cut the pace (at most once per hold) and hold the other requests back a jittered slot
@@ -254,9 +255,7 @@ export class SharedRateState {
 			this.successesSinceChange = 0;
 		}
 		this.notify();
-		// The refused request's own wait, counted from now: the others may go on sooner (after a slot or
-		// two), this one never before its Retry-After has passed.
-		return Math.max(0, delayMs);
+		return this.pausedUntil >= now + delayMs ? 0 : delayMs;
 	}
 }
 
