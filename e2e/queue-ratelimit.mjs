@@ -113,10 +113,10 @@ const msOf = (pgTime) => Date.parse(`${pgTime}Z`);
 
 /**
  * The run: LARGE.batches webhook calls at once, then the checks. `helpers` are queue.mjs's own
- * (executionRows, waitForExecutions, workerLog, mainLog, fireWebhook, restExecution, triggerBatch).
+ * (executionRows, waitForExecutions, workerLog, fireWebhook, restExecution, triggerBatch, checkEachRunOnOneWorker).
  */
 export async function checkRateLimitedRuns({ check, pg, limited, api, mainInstance, mainProcess, workers, workflow, helpers }) {
-	const { executionRows, waitForExecutions, workerLog, mainLog, fireWebhook, restExecution, triggerBatch } = helpers;
+	const { executionRows, waitForExecutions, workerLog, fireWebhook, restExecution, triggerBatch, checkEachRunOnOneWorker } = helpers;
 	const { standin, answered } = limited;
 	const batches = Array.from({ length: LARGE.batches }, (_, i) => `big${i + 1}`);
 	const total = LARGE.batches * LARGE.items;
@@ -138,17 +138,7 @@ export async function checkRateLimitedRuns({ check, pg, limited, api, mainInstan
 	if (!ran) return;
 	const ids = rows.map((r) => r.id);
 
-	await check('each execution was enqueued by the main process and run by exactly one worker (worker logs); the main process ran none', () => {
-		const m = mainLog(mainProcess.logFile);
-		for (const id of ids) assert.ok(m.enqueued.includes(id), `the main log does not say it enqueued execution ${id}`);
-		assert.deepEqual(m.startedHere.filter((id) => ids.includes(id)), [], 'the main process ran executions itself');
-		const perWorker = workers.map((w) => workerLog(w.logFile));
-		for (const id of ids) {
-			const runBy = perWorker.map((l, i) => (l.started.includes(id) && l.finished.includes(id) ? workers[i].label : undefined)).filter(Boolean);
-			assert.equal(runBy.length, 1, `execution ${id} was started and finished by ${runBy.length} workers (${runBy.join(', ')})`);
-		}
-		log(`      ${workers.map((w, i) => `${w.label}: executions ${perWorker[i].started.filter((id) => ids.includes(id)).join(', ') || 'none'}`).join('; ')}`);
-	});
+	await checkEachRunOnOneWorker(check, ids, mainProcess, workers);
 
 	const runs = [];
 	await check(`0 items failed: every one of the ${total} items leaves CloMan once, on its output (the error output empty), with a decision the stand-in gave for that very item`, async () => {

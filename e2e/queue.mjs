@@ -250,6 +250,21 @@ async function waitForExecutions(pg, { workflowId, afterId = 0, count, statuses 
 	}
 }
 
+/** Each of `ids` was enqueued by the main process and run (started and finished) by exactly one worker. */
+async function checkEachRunOnOneWorker(check, ids, mainProcess, workers) {
+	return await check('each execution was enqueued by the main process and run by exactly one worker (worker logs); the main process ran none', () => {
+		const m = mainLog(mainProcess.logFile);
+		for (const id of ids) assert.ok(m.enqueued.includes(id), `the main log does not say it enqueued execution ${id}`);
+		assert.deepEqual(m.startedHere.filter((id) => ids.includes(id)), [], 'the main process ran executions itself');
+		const perWorker = workers.map((w) => workerLog(w.logFile));
+		for (const id of ids) {
+			const runBy = perWorker.map((l, i) => (l.started.includes(id) && l.finished.includes(id) ? workers[i].label : undefined)).filter(Boolean);
+			assert.equal(runBy.length, 1, `execution ${id} was started and finished by ${runBy.length} workers (${runBy.join(', ')})`);
+		}
+		log(`      ${workers.map((w, i) => `${w.label}: executions ${perWorker[i].started.filter((id) => ids.includes(id)).join(', ') || 'none'}`).join('; ')}`);
+	});
+}
+
 /** Execution ids a worker log says it started and finished. */
 function workerLog(file) {
 	const text = fs.readFileSync(file, 'utf8');
@@ -554,7 +569,7 @@ async function runQueueChecks({ pg, redis, standin, limited, answered, receiver,
 			mainProcess,
 			workers,
 			workflow: largeWorkflow,
-			helpers: { executionRows, waitForExecutions, workerLog, mainLog, fireWebhook, restExecution, triggerBatch },
+			helpers: { executionRows, waitForExecutions, workerLog, mainLog, fireWebhook, restExecution, triggerBatch, checkEachRunOnOneWorker },
 		}),
 	);
 	await phase('a Review paused on a worker, resumed through the main process', () => checkReview({ pg, api, mainInstance, mainProcess, workers, reviewWorkflow, receiver }));
@@ -578,17 +593,7 @@ async function checkConcurrentRuns({ pg, standin, answered, api, mainInstance, m
 	if (!ran) return;
 	const ids = rows.map((r) => r.id);
 
-	await check('each execution was enqueued by the main process and run by exactly one worker (worker logs); the main process ran none', () => {
-		const m = mainLog(mainProcess.logFile);
-		for (const id of ids) assert.ok(m.enqueued.includes(id), `the main log does not say it enqueued execution ${id}`);
-		assert.deepEqual(m.startedHere.filter((id) => ids.includes(id)), [], 'the main process ran executions itself');
-		const perWorker = workers.map((w) => workerLog(w.logFile));
-		for (const id of ids) {
-			const runBy = perWorker.map((l, i) => (l.started.includes(id) && l.finished.includes(id) ? workers[i].label : undefined)).filter(Boolean);
-			assert.equal(runBy.length, 1, `execution ${id} was started and finished by ${runBy.length} workers (${runBy.join(', ')})`);
-		}
-		log(`      ${workers.map((w, i) => `${w.label}: executions ${perWorker[i].started.filter((id) => ids.includes(id)).join(', ') || 'none'}`).join('; ')}`);
-	});
+	await checkEachRunOnOneWorker(check, ids, mainProcess, workers);
 	await check('both workers ran executions of the batch workflow, so each loaded the CloMan package from its own folder', () => {
 		for (const w of workers) {
 			const ran = workerLog(w.logFile).finished.filter((id) => ids.includes(id));
