@@ -275,6 +275,7 @@ describe('randomized fault run: 300 items, Max Retries 2, Timeout 1 s, Continue 
 		console.log(`fault run seed ${seed} concurrency ${concurrency}: ${JSON.stringify({ ...figures, faulted })}`);
 		expect(figures.items).toBe(300);
 		expect(figures.maxBudgeted).toBeLessThanOrEqual(1 + MAX_RETRIES);
-		expect(run.ms).toBeLessThan(30_000);
+		// No bound on run.ms: how long the run takes is the pacing's business (a 429 early in the plan
+		// sets a pace that concurrency 1 then grows back from over seconds) and the bench's to measure.
 	});
 });
