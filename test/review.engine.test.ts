@@ -19,6 +19,7 @@ import type { WebhookAnswer } from './harness/resume';
 import { fill, formFields, optionValues, sectionIndexes, submitWith } from './harness/review-page';
 import { startStandin } from './standin/server';
 import { KEEP, OTHER } from '../nodes/CloMan/actions/review/shape';
+import { decidedItem } from './harness/review-items';
 
 const LINE_1 = process.env.N8N_LINE === '1';
 const describe2 = LINE_1 ? describe.skip : describe;
@@ -27,25 +28,7 @@ const API_KEY = 'cloman_sk_test_good';
 const CREDENTIAL = { apiKey: API_KEY, baseUrl: 'http://127.0.0.1:9' };
 const NODE_ID = 'cloman-node-id';
 
-/** An item as CloMan's Decide puts it out with "Field of Input Item" (key `cloman`). */
-function decided(id: string, decision: string, extra: IDataObject = {}): IDataObject {
-	return {
-		id,
-		customer: `Customer ${id}`,
-		amount: 100,
-		cloman: {
-			decision_id: `d-${id}`,
-			decision,
-			reasoning: `Reasoning for ${id}`,
-			confidence: 0.61,
-			confidence_level: 'medium',
-			requires_human_review: true,
-			was_escalated: false,
-			alternatives_considered: [{ action: 'escalate', reason: 'unclear policy', confidence: 0.3 }],
-			...extra,
-		},
-	};
-}
+const decided = (id: string, decision: string, clone: IDataObject = {}): IDataObject => decidedItem(id, decision, clone);
 
 async function pause(items: IDataObject[], parameters: IDataObject = {}, options: Partial<RunOptions> = {}): Promise<RunResult> {
 	return await runCloMan({
@@ -211,6 +194,28 @@ describe2('"Continue": bad items fail alone, never on a decision output', () => 
 		expect(ids(outputs[1])).toEqual(['a']);
 		expect(outputs[4]).toHaveLength(1);
 		expect(outputs[4][0].json).toMatchObject({ id: 'b', error: { field: 'decisionField', item_index: 0 } });
+	});
+
+	test('with the error output, a bad item after others stays on Not Reviewed with its own fields (n8n 2.39+ would pair it with another item)', async () => {
+		const paused = await pause(
+			[decided('a', 'approve'), { ...decided('c', 'deny'), note: 'only on c' }, { id: 'b', customer: 'Bee' }],
+			{},
+			{ onError: 'continueErrorOutput' },
+		);
+		const done = await review(paused.stored, {});
+		const outputs = done.resumed!.outputs;
+		expect(outputs).toHaveLength(5);
+		expect(ids(outputs[1])).toEqual(['a']);
+		expect(ids(outputs[2])).toEqual(['c']);
+		// On the error output n8n would merge input item 0 ("a", with its cloman) into b: b stays on output 0.
+		expect(outputs[4]).toEqual([]);
+		expect(outputs[0]).toHaveLength(1);
+		expect(outputs[0][0].json).toEqual({
+			id: 'b',
+			customer: 'Bee',
+			error: expect.objectContaining({ kind: 'InputError', field: 'decisionField', item_index: 2 }),
+		});
+		expect(done.body).toContain('1 item without a decision went on with an error.');
 	});
 
 	test('all items bad: no wait, every item on the failure output', async () => {

@@ -14,6 +14,7 @@ import { fill, formFields, submitWith, unescapeHtml } from './harness/review-pag
 import { USERS, sessionFor } from './harness/session';
 import { startIncomingWebhook } from './standin/incoming-webhook';
 import { personalToken } from '../nodes/CloMan/actions/review/personal';
+import { decidedItem } from './harness/review-items';
 
 const LINE_1 = process.env.N8N_LINE === '1';
 const describe2 = LINE_1 ? describe.skip : describe;
@@ -21,15 +22,7 @@ const describe2 = LINE_1 ? describe.skip : describe;
 const CREDENTIAL = { apiKey: 'cloman_sk_test_good', baseUrl: 'http://127.0.0.1:9' };
 const NODE_ID = 'cloman-node-id';
 
-function decided(id: string, decision: string, extra: IDataObject = {}): IDataObject {
-	return {
-		id,
-		customer: `Customer ${id}`,
-		amount: 100,
-		cloman: { decision_id: `d-${id}`, decision, reasoning: `Reasoning for ${id}`, confidence: 0.6, alternatives_considered: [] },
-		...extra,
-	};
-}
+const decided = (id: string, decision: string, fields: IDataObject = {}): IDataObject => decidedItem(id, decision, {}, fields);
 
 async function pause(items: IDataObject[], parameters: IDataObject) {
 	return await runCloMan({

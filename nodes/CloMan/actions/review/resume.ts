@@ -63,10 +63,35 @@ export function firstOutputDoneNotice(count: number, firstOutputName = FIRST_OUT
  * items by their position in each output, and output 0 then holds item i at position i.
  */
 export function onFirstOutput(outputs: INodeExecutionData[][]): INodeExecutionData[][] {
-	const position = (item: INodeExecutionData): number => {
-		const paired = Array.isArray(item.pairedItem) ? item.pairedItem[0] : item.pairedItem;
-		return typeof paired === 'object' && paired !== null ? paired.item : typeof paired === 'number' ? paired : 0;
-	};
-	const all = outputs.flat().sort((a, b) => position(a) - position(b));
+	const all = outputs.flat().sort((a, b) => pairedIndex(a) - pairedIndex(b));
 	return outputs.map((_, index) => (index === 0 ? all : []));
+}
+
+/**
+ * Under "Continue (using error output)" on an n8n that passes on every output (2.39+): n8n moves an item
+ * whose json holds only `error` to the error output and merges into it the fields of the input item its
+ * pairedItem names, `{...input.json, ...item.json}`. On a resume, though, n8n has just re-paired every
+ * item to its position in its output (WorkflowExecute.addPairedItemLineage), so a failed item at
+ * position p of output 0 is merged with input item p: unless p is its own index, another item's fields
+ * (`cloman` included) would arrive on the error output as if they were its own, and nothing the node
+ * returns can prevent that merge. So then the failed items stay on output 0 (*Not Reviewed*) as under
+ * "Continue (regular output)": each with its own fields and `error`, never another item's data. When
+ * every failed item sits at its own index (they come first in the input, or the node has one output
+ * holding every item in input order), n8n pairs them rightly and they go to the error output.
+ */
+export function keepFailedItemsOwnData(outputs: INodeExecutionData[][], inputs: INodeExecutionData[]): INodeExecutionData[][] {
+	const first = outputs[0] ?? [];
+	const failed = (item: INodeExecutionData) => Object.keys(item.json).length === 1 && item.json.error !== undefined;
+	if (first.every((item, position) => !failed(item) || pairedIndex(item) === position)) return outputs;
+	const kept = first.map((item) => {
+		if (!failed(item)) return item;
+		const index = pairedIndex(item);
+		return { ...item, json: { ...(inputs[index]?.json ?? {}), error: item.json.error } };
+	});
+	return [kept, ...outputs.slice(1)];
+}
+
+function pairedIndex(item: INodeExecutionData): number {
+	const paired = Array.isArray(item.pairedItem) ? item.pairedItem[0] : item.pairedItem;
+	return typeof paired === 'object' && paired !== null ? paired.item : typeof paired === 'number' ? paired : 0;
 }

@@ -9,7 +9,7 @@ import type { PageItem } from './page';
 import { noticeText, pageHeaders, renderDonePage, renderMessagePage, renderReviewPage } from './page';
 import type { ReviewSettings } from './settings';
 import { readReviewSettings } from './settings';
-import { firstOutputDoneNotice, firstOutputNotice, mustUseFirstOutput, onFirstOutput } from './resume';
+import { firstOutputDoneNotice, firstOutputNotice, mustUseFirstOutput, onFirstOutput, keepFailedItemsOwnData } from './resume';
 import type { ReviewEntry, Typed } from './shape';
 import { PAGE_SIZE, choicesFor, readState, readSubmission, reviewable, shapeOutputs } from './shape';
 import type { Choice, View } from './state';
@@ -236,5 +236,5 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 	}
 	send(200, renderDonePage(settings.pageTitle, counts, nonce, reviewedBy));
 	// workflowData resumes the run with every output (n8n 2.39+ forwards them all).
-	return { noWebhookResponse: true, workflowData: outputs };
+	return { noWebhookResponse: true, workflowData: toErrorOutput ? keepFailedItemsOwnData(outputs, items) : outputs };
 }
