@@ -62,13 +62,14 @@ test('a rate-limited run: 429 count and retries as the stand-in saw them, the wa
 	expect(result.outputs[1] ?? []).toHaveLength(0);
 	const statuses = [...standin.answers.values()].map((answer) => answer.status);
 	const refused = statuses.filter((status) => status === 429).length;
-	expect(refused).toBeGreaterThanOrEqual(2);
+	// At least the first (the slow start spaces its requests, so it can stop at one).
+	expect(refused).toBeGreaterThanOrEqual(1);
 	expect(statuses).toHaveLength(count + refused);
 
 	const [hint] = hintsOf(result);
 	expect(hint.type).toBe('warning');
 	expect(hint.message).toMatch(new RegExp(`^CloMan Decide: ${count} items → [^.;]+ ${count}\\. `));
-	expect(hint.message).toContain(`Rate limits: ${refused} 429 answers; items waited `);
+	expect(hint.message).toContain(`Rate limits: ${refused} 429 answer${refused === 1 ? '' : 's'}; items waited `);
 	// Every 429 said Retry-After: 1 (whole seconds): each refused item waited at least that long.
 	const waited = Number(/items waited ([\d.]+) s/.exec(hint.message)?.[1]);
 	expect(waited).toBeGreaterThanOrEqual(refused * 0.95);

@@ -9,12 +9,13 @@ import {
 	wait,
 } from '../nodes/CloMan/transport/limiter';
 import {
-	CUT_HOLD_INTERVALS,
-	CUT_HOLD_MIN_MS,
 	PROVISIONAL_MIN_PER_SECOND,
 	SKIP_JITTER,
 	SLOW_START_END,
 	SLOW_START_LIMIT,
+	SLOW_START_SPACING_MS,
+	CUT_HOLD_INTERVALS,
+	answerGrownRate,
 	GROWTH_PER_SECOND,
 	cutRate,
 	grownRate,
@@ -46,7 +47,7 @@ describe('RequestLimiter (one run)', () => {
 				const startedAt = await limiter.acquire();
 				inFlight++;
 				peak = Math.max(peak, inFlight);
-				await wait(5);
+				await wait(40); // longer than the slow start's spacing of starts, so they overlap
 				inFlight--;
 				limiter.release(startedAt, 'accepted');
 			}),
@@ -56,6 +57,11 @@ describe('RequestLimiter (one run)', () => {
 
 	test('the first 429 pauses everyone until the Retry-After moment and halves what was in flight, once per burst', async () => {
 		const limiter = new RequestLimiter({ concurrency: 8, maxRequestsPerMinute: 0 });
+		// Slow start: SLOW_START_LIMIT in flight, one more per accepted answer: five answers make room for eight.
+		for (let i = 0; i < 8 - SLOW_START_LIMIT; i++) {
+			await request(limiter, 0);
+			limiter.succeeded();
+		}
 		const starts = await Promise.all(Array.from({ length: 8 }, () => limiter.acquire()));
 		// The first of eight comes back 429: seven still in flight, so the limit becomes (7 + 1) / 2.
 		limiter.release(starts[0], 'rate-limited');
@@ -78,7 +84,10 @@ describe('RequestLimiter (one run)', () => {
 	test('a request started after the cut may cut again, down to 1', async () => {
 		const limiter = new RequestLimiter({ concurrency: 4, maxRequestsPerMinute: 0 });
 		// Answers the second before the first 429 make its pace fast (see the pacing tests below).
-		for (let i = 0; i < 40; i++) await request(limiter, 0);
+		for (let i = 0; i < 40; i++) {
+			await request(limiter, 0);
+			limiter.succeeded();
+		}
 		const limits: number[] = [];
 		for (let i = 0; i < 3; i++) {
 			const starts = await Promise.all(Array.from({ length: limiter.limit }, () => limiter.acquire()));
@@ -148,7 +157,10 @@ describe('shared by every run on one credential', () => {
 		const key = freshKey();
 		const a = new RequestLimiter({ concurrency: 2, maxRequestsPerMinute: 0, key });
 		const b = new RequestLimiter({ concurrency: 6, maxRequestsPerMinute: 0, key });
-		for (let i = 0; i < 40; i++) await request(a, 0); // a fast first pace, as above
+		for (let i = 0; i < 40; i++) {
+			await request(a, 0); // a fast first pace, as above, and room for eight in flight
+			a.succeeded();
+		}
 		const starts = [...(await Promise.all([a.acquire(), a.acquire()])), ...(await Promise.all(Array.from({ length: 6 }, () => b.acquire())))];
 		expect(a.shared.inFlight).toBe(8);
 		b.release(starts[7], 'rate-limited');
@@ -226,7 +238,11 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		return state.rateLimited(retryAfterMs, at, at + 1, () => random);
 	}
 
-	test('slow start: 8 in flight at first, one more per accepted answer, no limit but Concurrency past 64', () => {
+	test('slow start: 3 in flight at first, starts 10 ms apart, one more per accepted answer, no limit but Concurrency past 64', () => {
+		const spaced = new SharedRateState(0);
+		expect(spaced.reserve(0)).toBe(0);
+		expect(spaced.reserve(0)).toBe(SLOW_START_SPACING_MS);
+		expect(spaced.reserve(0)).toBe(2 * SLOW_START_SPACING_MS);
 		const state = new SharedRateState(0);
 		expect(state.limit).toBe(SLOW_START_LIMIT);
 		accept(state, 0, 3, 10);
@@ -243,17 +259,19 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		expect(state.ratePerSecond).toBeCloseTo(provisionalRate(20, 1000), 9);
 		expect(state.ratePerSecond).toBeCloseTo(14, 9);
 		expect(state.pausedUntil).toBe(2000);
-		const first = state.reserve(1500);
-		const second = state.reserve(1500);
+		const first = state.reserve(1500, () => 0.5);
+		const second = state.reserve(1500, () => 0.5); // jitter 0.5 = the interval itself
 		expect(first).toBe(2000);
 		expect(second - first).toBeCloseTo(1000 / 14, 6);
-		// Over a longer start the rate is taken over all of it (a quick first 429 counts a full second).
+		const third = state.reserve(1500, () => 0);
+		expect(third - second).toBeCloseTo(1000 / 14 / 2, 6); // jitter 0 = half of it
+		// Over a longer start the rate is taken over all of it (a quick first 429 counts half a second).
 		const slow = new SharedRateState(0);
 		accept(slow, 0, 20, 50);
 		accept(slow, 3000, 20, 50);
 		rateLimit(slow, 3999);
 		expect(slow.ratePerSecond).toBeCloseTo((0.7 * 40) / 4, 9);
-		expect(provisionalRate(10, 200)).toBeCloseTo(7, 9);
+		expect(provisionalRate(10, 200)).toBeCloseTo(14, 9);
 	});
 
 	test('a process that got nothing through before its first 429 starts at the lowest first pace', () => {
@@ -262,10 +280,10 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		expect(state.ratePerSecond).toBe(PROVISIONAL_MIN_PER_SECOND);
 	});
 
-	test('later 429s cut the pace, at most once per hold; the others skip a slot or two, the refused request waits its Retry-After', () => {
+	test('a later 429 cuts the pace if its request was sent since the last cut (at most once per hold); the others skip a slot or two, the refused request waits its Retry-After', () => {
 		const state = new SharedRateState(0);
 		accept(state, 0, 20, 50);
-		rateLimit(state, 999); // pace 14 (20 in the second before), pause until 2000
+		rateLimit(state, 999); // pace 14, pause until 2000; last cut = 1000
 		const own = rateLimit(state, 3000, 1000, 0);
 		expect(state.ratePerSecond).toBeCloseTo(cutRate(14), 9);
 		expect(state.stats.cuts).toBe(1);
@@ -273,15 +291,43 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		expect(state.pausedUntil).toBeCloseTo(3001 + interval, 6); // one slot (random 0)
 		// its own wait is the whole Retry-After from the answer (the shorter pause runs alongside it)
 		expect(own).toBe(1000);
-		// 100 ms later: still within the hold, no second cut; the longest skip is 1 + SKIP_JITTER slots.
-		rateLimit(state, 3100, 1000, 0.999999);
+		// A request sent before that cut (at the old pace) and refused later does not cut again; the longest
+		// skip is 1 + SKIP_JITTER slots.
+		state.reserve(2990);
+		state.finished(2990, 'rate-limited', 3101);
+		state.rateLimited(1000, 2990, 3101, () => 0.999999);
 		expect(state.ratePerSecond).toBeCloseTo(cutRate(14), 9);
+		expect(state.stats.cuts).toBe(1);
 		expect(state.pausedUntil).toBeCloseTo(3101 + skipAfterRateLimit(cutRate(14), 1000, 0.999999), 6);
 		expect(state.pausedUntil - 3101).toBeGreaterThan(interval * SKIP_JITTER);
-		// Past the hold: cut again.
-		rateLimit(state, 3001 + Math.max(CUT_HOLD_MIN_MS, (CUT_HOLD_INTERVALS * 1000) / cutRate(14)) + 5);
+		// One sent after the cut but answered within CUT_HOLD_INTERVALS intervals of it: no cut either.
+		rateLimit(state, 3002);
+		expect(state.stats.cuts).toBe(1);
+		// Sent after the cut and answered after the hold: cut again.
+		rateLimit(state, 3001 + CUT_HOLD_INTERVALS * interval);
 		expect(state.ratePerSecond).toBeCloseTo(cutRate(cutRate(14)), 9);
 		expect(state.stats.cuts).toBe(2);
+	});
+
+	test('each accepted answer grows the pace while the pace is what holds requests back, not otherwise', () => {
+		const state = new SharedRateState(0);
+		accept(state, 0, 20, 50);
+		rateLimit(state, 999); // pace 14 from 1000, pause until 2000
+		const pace = state.ratePerSecond!;
+		const a = state.reserve(2000, () => 0.5);
+		const b = state.reserve(2000, () => 0.5); // held back by the pace
+		expect(b).toBeGreaterThan(a);
+		state.finished(a, 'accepted', a + 200);
+		expect(state.ratePerSecond).toBeCloseTo(answerGrownRate(pace, 1), 9);
+		state.finished(b, 'accepted', b + 200);
+		expect(state.ratePerSecond).toBeCloseTo(answerGrownRate(answerGrownRate(pace, 1), 2), 9);
+		// Ten seconds later nothing was held back by the pace: an answer does not grow it.
+		const grown = state.ratePerSecond!;
+		state.finished(12_000, 'accepted', 12_200);
+		expect(state.ratePerSecond).toBe(grown);
+		// A 429 for a request sent after the last cut (and past the hold) cuts it and starts the count again.
+		rateLimit(state, 12_300);
+		expect(state.ratePerSecond).toBeCloseTo(cutRate(grown), 9);
 	});
 
 	test('while requests use the pace up and no 429 comes, it grows, faster the longer no 429 came', () => {

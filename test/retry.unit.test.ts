@@ -9,8 +9,6 @@ import {
 	parseRetryAfter,
 } from '../nodes/CloMan/transport/retry';
 import {
-	CUT_HOLD_INTERVALS,
-	CUT_HOLD_MIN_MS,
 	GROWTH_DOUBLING_MS,
 	GROWTH_MAX_PER_SECOND,
 	GROWTH_PER_SECOND,
@@ -25,7 +23,17 @@ import {
 	halvedLimit,
 	intervalForPerMinute,
 	intervalForRate,
-	mayCut,
+	cutsPace,
+	CUT_HOLD_INTERVALS,
+	answerGrownRate,
+	ANSWER_GROWTH,
+	ANSWER_GROWTH_DOUBLING,
+	ANSWER_GROWTH_MAX,
+	jitteredInterval,
+	PACE_JITTER,
+	paceHolding,
+	PACE_HELD_INTERVALS,
+	PACE_HELD_SLACK_MS,
 	nextSlot,
 	provisionalRate,
 	skipAfterRateLimit,
@@ -146,21 +154,40 @@ describe('what is retried', () => {
 });
 
 describe('pacing policy', () => {
-	test('the first pace: 70 % of the rate accepted before the first 429 (over at least a second), at least 1 per second', () => {
+	test('the first pace: 70 % of the rate accepted before the first 429 (over at least half a second), at least 1 per second', () => {
 		expect(provisionalRate(20, 1000)).toBeCloseTo(14, 9);
-		expect(provisionalRate(20, 300)).toBeCloseTo(14, 9);
+		expect(provisionalRate(10, 300)).toBeCloseTo(14, 9); // 300 ms counts as 500
 		expect(provisionalRate(80, 4000)).toBeCloseTo(14, 9);
 		expect(provisionalRate(0, 1000)).toBe(PROVISIONAL_MIN_PER_SECOND);
 	});
 
-	test('a 429 cuts the pace by 30 %, not below the minimum, at most once per hold', () => {
+	test('a 429 cuts the pace by 30 %, not below the minimum, only for a request sent since the last cut, at most once per hold', () => {
 		expect(cutRate(20)).toBeCloseTo(14, 9);
 		expect(cutRate(MIN_RATE_PER_SECOND)).toBe(MIN_RATE_PER_SECOND);
-		// hold = the longer of CUT_HOLD_MIN_MS and CUT_HOLD_INTERVALS intervals of the pace
-		expect(mayCut(1000 + CUT_HOLD_MIN_MS - 1, 1000, 20)).toBe(false);
-		expect(mayCut(1000 + CUT_HOLD_MIN_MS, 1000, 20)).toBe(true);
-		expect(mayCut(1000 + CUT_HOLD_MIN_MS, 1000, 2)).toBe(false); // 4 × 500 ms
-		expect(mayCut(1000 + CUT_HOLD_INTERVALS * 500, 1000, 2)).toBe(true);
+		// a request sent since the last cut, and CUT_HOLD_INTERVALS intervals (here of 50 ms) after it
+		expect(cutsPace(1001, 1000, 1000 + CUT_HOLD_INTERVALS * 50, 20)).toBe(true);
+		expect(cutsPace(1001, 1000, 1000 + CUT_HOLD_INTERVALS * 50 - 1, 20)).toBe(false);
+		expect(cutsPace(1000, 1000, 5000, 20)).toBe(false);
+		expect(cutsPace(400, 1000, 5000, 20)).toBe(false);
+	});
+
+	test('each accepted answer grows the pace a little, more the longer no 429 came, up to a maximum', () => {
+		expect(answerGrownRate(10, 0)).toBeCloseTo(10 * (1 + ANSWER_GROWTH), 9);
+		expect(answerGrownRate(10, ANSWER_GROWTH_DOUBLING)).toBeCloseTo(10 * (1 + 2 * ANSWER_GROWTH), 9);
+		expect(answerGrownRate(10, 100 * ANSWER_GROWTH_DOUBLING)).toBeCloseTo(10 * (1 + ANSWER_GROWTH_MAX), 9);
+	});
+
+	test('the pace holds requests back when it delayed one within two of its intervals (plus slack)', () => {
+		const window = PACE_HELD_INTERVALS * 50 + PACE_HELD_SLACK_MS;
+		expect(paceHolding(10_000, 10_000 - window, 20)).toBe(true);
+		expect(paceHolding(10_000, 10_000 - window - 1, 20)).toBe(false);
+		expect(paceHolding(10_000, Number.NEGATIVE_INFINITY, 20)).toBe(false);
+	});
+
+	test('request starts are spaced by the pace ± PACE_JITTER', () => {
+		expect(jitteredInterval(100, 0)).toBeCloseTo(100 * (1 - PACE_JITTER), 9);
+		expect(jitteredInterval(100, 0.5)).toBeCloseTo(100, 9);
+		expect(jitteredInterval(100, 1)).toBeCloseTo(100 * (1 + PACE_JITTER), 9);
 	});
 
 	test('after a 429 the others skip 1 to 1 + SKIP_JITTER slots, never longer than the Retry-After', () => {

@@ -2,20 +2,24 @@ import { createHash } from 'crypto';
 import { sleep } from 'n8n-workflow';
 
 import {
+	answerGrownRate,
 	cutRate,
+	cutsPace,
 	grownLimit,
 	grownRate,
 	GROWTH_STEP_MS,
 	halvedLimit,
 	intervalForPerMinute,
 	intervalForRate,
-	mayCut,
+	jitteredInterval,
 	nextSlot,
+	paceHolding,
 	paceUsedUp,
 	GROWTH_STEP_INTERVALS,
 	provisionalRate,
 	skipAfterRateLimit,
 	SLOW_START_LIMIT,
+	SLOW_START_SPACING_MS,
 	slowStartLimit,
 } from './pacing';
 
@@ -111,6 +115,12 @@ export class SharedRateState {
 
 	private lastSlotAt = Number.NEGATIVE_INFINITY;
 
+	/** When the pace last delayed a request start (it is what holds requests back). */
+	private paceHeldAt = Number.NEGATIVE_INFINITY;
+
+	/** Accepted answers since the pace was last cut (or first set). */
+	private answersSinceCut = 0;
+
 	private perMinuteIntervalMs = 0;
 
 	private perMinuteUntil = 0;
@@ -156,8 +166,8 @@ export class SharedRateState {
 		this.perMinuteUntil = Math.max(this.perMinuteUntil, now + Math.max(PER_MINUTE_HOLD_MS, 2 * intervalMs));
 	}
 
-	/** Take a request slot: counts as in flight from now; returns when it may start. */
-	reserve(now: number): number {
+	/** Take a request slot: counts as in flight from now; returns when it may start. `random` jitters the pace. */
+	reserve(now: number, random: () => number = Math.random): number {
 		if (this.ratePerSecond !== undefined) {
 			const elapsed = now - this.lastGrowthAt;
 			if (elapsed >= Math.max(GROWTH_STEP_MS, GROWTH_STEP_INTERVALS * intervalForRate(this.ratePerSecond))) {
@@ -168,8 +178,11 @@ export class SharedRateState {
 				this.slotsSinceGrowth = 0;
 			}
 		}
-		const paceMs = intervalForRate(this.ratePerSecond);
-		const slot = nextSlot(now, this.pausedUntil, this.lastSlotAt, Math.max(paceMs, this.perMinuteInterval(now)));
+		// Before the first 429: starts SLOW_START_SPACING_MS apart; then the pace, jittered.
+		const paceMs = this.ratePerSecond === undefined ? SLOW_START_SPACING_MS : intervalForRate(this.ratePerSecond);
+		const spacing = this.ratePerSecond === undefined ? paceMs : jitteredInterval(paceMs, random());
+		const slot = nextSlot(now, this.pausedUntil, this.lastSlotAt, Math.max(spacing, this.perMinuteInterval(now)));
+		if (this.lastSlotAt + paceMs >= Math.max(now, this.pausedUntil)) this.paceHeldAt = now;
 		this.slotsSinceGrowth++;
 		this.firstStartAt ??= slot;
 		this.lastSlotAt = slot;
@@ -189,6 +202,10 @@ export class SharedRateState {
 		this.inFlight--;
 		this.lastUsed = now;
 		if (outcome === 'accepted' && !this.seenRateLimit) this.acceptedSoFar++;
+		if (outcome === 'accepted' && this.ratePerSecond !== undefined && paceHolding(now, this.paceHeldAt, this.ratePerSecond)) {
+			this.answersSinceCut++;
+			this.ratePerSecond = answerGrownRate(this.ratePerSecond, this.answersSinceCut);
+		}
 		this.notify();
 	}
 
@@ -233,7 +250,8 @@ export class SharedRateState {
 			this.lastGrowthAt = now;
 			this.slotsSinceGrowth = 0;
 		} else {
-			if (mayCut(now, this.lastCutAt, this.ratePerSecond)) {
+			if (cutsPace(startedAt, this.lastCutAt, now, this.ratePerSecond)) {
+				this.answersSinceCut = 0;
 				this.ratePerSecond = cutRate(this.ratePerSecond);
 				this.lastCutAt = now;
 				this.stats.cuts++;
@@ -376,7 +394,7 @@ export class RequestLimiter {
 				continue;
 			}
 			shared.declarePerMinute(this.intervalMs, now);
-			const slot = shared.reserve(now);
+			const slot = shared.reserve(now, this.random);
 			this.inFlight++;
 			if (slot > now) {
 				const waited = await wait(slot - now, this.signal, this.sleep).then(

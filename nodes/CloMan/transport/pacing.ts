@@ -7,41 +7,62 @@
  * Retry-After and the time. So it treats the key as a congested link (AIMD on the rate, like TCP):
  *
  * - Start: at most SLOW_START_LIMIT requests in flight, one more per answer (doubling per round trip)
- *   until the first 429, so W processes starting together do not each send a full Concurrency at once.
- * - The first 429 sets a pace: PROVISIONAL_FRACTION of what got through in the second before it, and
+ *   until the first 429, so W processes starting together do not each send a full Concurrency at once;
+ *   and request starts SLOW_START_SPACING_MS apart, so the first 429 comes back before the next request
+ *   leaves: a process that starts after the quota is used up meets one 429, not a whole flight of them.
+ * - The first 429 sets a pace: PROVISIONAL_FRACTION of what got through since the first request, and
  *   every run on the credential in this process waits the Retry-After (the bucket refills meanwhile).
- * - After that a 429 is a congestion signal, not a stop: the pace is cut by CUT_FRACTION (at most once
- *   per hold), the refused request alone waits its Retry-After, the others skip a jittered slot or two.
- *   Retry-After comes in whole seconds, far coarser than a pace of tens per second: stalling every
- *   request for it on each 429 would waste most of a second of quota each time.
- * - While the pace is what holds requests back, it grows by GROWTH_PER_SECOND, and the longer no 429
- *   comes the faster (doubling every GROWTH_DOUBLING_MS, up to GROWTH_MAX_PER_SECOND): near the pace
- *   last cut it probes gently, and quota another process stopped using is taken up within seconds.
- *   Fair shares come from the 429s themselves: a sender's chance of meeting one grows with its pace.
+ * - After that a 429 is a congestion signal, not a stop: a 429 for a request sent since the last cut
+ *   cuts the pace by CUT_FRACTION (the ones sent before it were sent at the old pace), at most once per
+ *   CUT_HOLD_INTERVALS of its intervals; the refused request alone waits its Retry-After, the others
+ *   skip a jittered slot or two. Retry-After comes in whole seconds, far coarser than a pace of tens per
+ *   second: stalling every request for it on each 429 would waste most of a second of quota each time.
+ * - While the pace is what holds requests back it grows two ways:
+ *   - per accepted answer by ANSWER_GROWTH (more the longer no 429 came, up to ANSWER_GROWTH_MAX): with
+ *     the cut per 429 this aims at a share of 429s of about ANSWER_GROWTH / (ANSWER_GROWTH + CUT_FRACTION)
+ *     of the requests, which every process sharing the key sees alike, however many there are;
+ *   - per second by GROWTH_PER_SECOND, doubling every GROWTH_DOUBLING_MS without a cut (up to
+ *     GROWTH_MAX_PER_SECOND): the same for a small pace as for a large one, so a process that holds a
+ *     small share (it started late) catches up, and quota another process stopped using is taken up
+ *     within seconds.
+ * - Request starts are spaced by the pace with ±PACE_JITTER: evenly spaced requests of a large pace
+ *   would take each token as it comes and leave the 429s to a smaller one; jittered, every process
+ *   meets 429s in proportion to its requests.
  */
 
 /** Requests in flight before the first answer; one more per accepted answer until the first 429. */
-export const SLOW_START_LIMIT = 8;
+export const SLOW_START_LIMIT = 3;
+/** Before the first 429, request starts at least this far apart. */
+export const SLOW_START_SPACING_MS = 10;
 /** Above this many in flight the slow start ends (no limit but Concurrency). */
 export const SLOW_START_END = 64;
 /** The first pace: this fraction of the rate accepted from the first request to the first 429… */
 export const PROVISIONAL_FRACTION = 0.7;
 /** …over at least this long (a quick first 429 says little about the rate)… */
-export const PROVISIONAL_WINDOW_MS = 1_000;
+export const PROVISIONAL_WINDOW_MS = 500;
 /** …and at least this many requests per second (a process that got nothing through yet starts here). */
 export const PROVISIONAL_MIN_PER_SECOND = 1;
-/** Once a pace is known, a 429 cuts it by this fraction… */
+/** Once a pace is known, a 429 for a request sent since the last cut cuts it by this fraction. */
 export const CUT_FRACTION = 0.3;
-/** …at most once per this many of the pace's intervals (the bucket needs time to refill after a cut)… */
-export const CUT_HOLD_INTERVALS = 4;
-/** …or this long, whichever is longer. */
-export const CUT_HOLD_MIN_MS = 500;
+/** …at most once per this many of the pace's intervals. */
+export const CUT_HOLD_INTERVALS = 2;
 /** After such a 429 the other requests skip 1 to 1 + SKIP_JITTER intervals of the new pace (jittered, so processes do not come back in step). */
 export const SKIP_JITTER = 3;
+/** While the pace holds requests back, each accepted answer grows it by this fraction just after a cut… */
+export const ANSWER_GROWTH = 0.005;
+/** …twice that after this many accepted answers without a cut, four times after twice as many… */
+export const ANSWER_GROWTH_DOUBLING = 40;
+/** …up to this fraction per answer. */
+export const ANSWER_GROWTH_MAX = 0.1;
+/** The pace counts as holding requests back when it delayed a request start within this many of its intervals (plus PACE_HELD_SLACK_MS). */
+export const PACE_HELD_INTERVALS = 2;
+export const PACE_HELD_SLACK_MS = 300;
+/** Request starts are spaced by the pace's interval times 1 ± this (uniformly). */
+export const PACE_JITTER = 0.5;
 /** While the pace holds requests back, it grows this fraction per second just after a cut… */
-export const GROWTH_PER_SECOND = 0.03;
+export const GROWTH_PER_SECOND = 0.02;
 /** …twice that after this long without a cut, four times after twice as long… */
-export const GROWTH_DOUBLING_MS = 4_000;
+export const GROWTH_DOUBLING_MS = 1_500;
 /** …up to this fraction per second. */
 export const GROWTH_MAX_PER_SECOND = 1;
 /** The pace grows in steps at least this far apart, and at least this many of its intervals… */
@@ -67,9 +88,13 @@ export function cutRate(ratePerSecond: number): number {
 	return Math.max(MIN_RATE_PER_SECOND, ratePerSecond * (1 - CUT_FRACTION));
 }
 
-/** Whether a 429 at `now` may cut the pace again, the last cut (or the first pace) having been at `lastCutAt`. */
-export function mayCut(now: number, lastCutAt: number, ratePerSecond: number): boolean {
-	return now - lastCutAt >= Math.max(CUT_HOLD_MIN_MS, CUT_HOLD_INTERVALS * intervalForRate(ratePerSecond));
+/**
+ * Whether a 429 at `now` for the request started at `startedAt` cuts the pace last cut (or first set)
+ * at `lastCutAt`: only a request sent since then (at the current pace), and at most once per
+ * CUT_HOLD_INTERVALS of its intervals (so a run of 429s, as in an outage, does not cut at every one).
+ */
+export function cutsPace(startedAt: number, lastCutAt: number, now: number, ratePerSecond: number): boolean {
+	return startedAt > lastCutAt && now - lastCutAt >= CUT_HOLD_INTERVALS * intervalForRate(ratePerSecond);
 }
 
 /** How long the other requests hold back after a 429 once a pace is known: a jittered slot or two, never more than the Retry-After. */
@@ -85,6 +110,21 @@ export function growthPerSecond(sinceCutMs: number): number {
 /** The pace after `elapsedMs` in which requests used it up, last cut `sinceCutMs` ago. */
 export function grownRate(ratePerSecond: number, elapsedMs: number, sinceCutMs: number): number {
 	return ratePerSecond * (1 + growthPerSecond(sinceCutMs)) ** (elapsedMs / 1000);
+}
+
+/** The pace after an accepted answer, the `answersSinceCut`-th since the last cut, while the pace holds requests back. */
+export function answerGrownRate(ratePerSecond: number, answersSinceCut: number): number {
+	return ratePerSecond * (1 + Math.min(ANSWER_GROWTH_MAX, ANSWER_GROWTH * 2 ** (answersSinceCut / ANSWER_GROWTH_DOUBLING)));
+}
+
+/** Whether the pace delayed a request start recently enough (at `heldAt`) to count as what holds requests back. */
+export function paceHolding(now: number, heldAt: number, ratePerSecond: number): boolean {
+	return now - heldAt <= PACE_HELD_INTERVALS * intervalForRate(ratePerSecond) + PACE_HELD_SLACK_MS;
+}
+
+/** The interval to the next request start: the pace's, jittered by ±PACE_JITTER with `random` in [0, 1). */
+export function jitteredInterval(intervalMs: number, random: number): number {
+	return intervalMs * (1 - PACE_JITTER + 2 * PACE_JITTER * random);
 }
 
 /** Milliseconds between request starts at `ratePerSecond`; 0 = not paced. */
