@@ -232,8 +232,9 @@ export class SharedRateState {
 	 * shorter pause, so it is not sent again before its Retry-After).
 	 *
 	 * - The first 429 sets the pace (provisionalRate) and pauses every run on the credential for `delayMs`.
-	 * - Later ones cut the pace (at most once per hold) and hold the other requests back a jittered slot
-	 *   or two; the refused request waits its whole `delayMs`.
+	 * - Later ones cut the pace (cutsPace: only for a request sent since the last cut, at most once per
+	 *   hold) and hold the other requests back a jittered slot or two; the refused request waits its
+	 *   whole `delayMs`.
 	 * - Either way the limit in flight is halved once per burst (only a request started after the last
 	 *   halving halves it again).
 	 */

@@ -1,4 +1,6 @@
-import type { INodeExecutionData, IWebhookFunctions } from 'n8n-workflow';
+import type { IDataObject, INodeExecutionData, IWebhookFunctions } from 'n8n-workflow';
+
+import { failedItem } from '../failures';
 
 /**
  * Which outputs n8n passes on when the review resumes the run.
@@ -86,7 +88,7 @@ export function keepFailedItemsOwnData(outputs: INodeExecutionData[][], inputs: 
 	const kept = first.map((item) => {
 		if (!failed(item)) return item;
 		const index = pairedIndex(item);
-		return { ...item, json: { ...(inputs[index]?.json ?? {}), error: item.json.error } };
+		return failedItem(inputs[index] ?? { json: {} }, index, item.json.error as IDataObject, false);
 	});
 	return [kept, ...outputs.slice(1)];
 }
