@@ -195,8 +195,18 @@ async function runNode(args) {
 	gc();
 	const sampler = args.sampleRss ? startRssSampler() : undefined;
 	if (sampler) await sampler.ready;
-	// trace (development): the credential's limiter state every 500 ms, printed to stderr at the end.
+	// trace (development): the credential's limiter state every 500 ms, and how long each 429 took to
+	// come back (from the request's start to the limiter hearing of it), printed to stderr at the end.
 	const trace = [];
+	const answerMs = [];
+	if (args.trace) {
+		const { SharedRateState } = require('../dist/nodes/CloMan/transport/limiter.js');
+		const rateLimited = SharedRateState.prototype.rateLimited;
+		SharedRateState.prototype.rateLimited = function (delayMs, startAt, now, ...rest) {
+			answerMs.push(`${((startAt - startedAt) / 1000).toFixed(2)}s:${Math.round(now - startAt)}`);
+			return rateLimited.call(this, delayMs, startAt, now, ...rest);
+		};
+	}
 	const traceTimer = args.trace
 		? setInterval(() => {
 				const { sharedRateState } = require('../dist/nodes/CloMan/transport/limiter.js');
@@ -218,7 +228,7 @@ async function runNode(args) {
 	const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
 	if (traceTimer) {
 		clearInterval(traceTimer);
-		process.stderr.write(`${trace.join('\n')}\n`);
+		process.stderr.write(`${trace.join('\n')}\n429 answered after (sent at:ms) ${answerMs.join(' ')}\n`);
 	}
 	const cpu = process.cpuUsage(cpuBefore);
 	const peakRss = sampler ? await sampler.stop() : undefined;

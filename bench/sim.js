@@ -9,8 +9,11 @@
 // items; each item does what transport/index.ts decide() does with the limiter: acquire a slot, send,
 // release it with the outcome, and on a 429 tell the limiter (with the Retry-After, whole seconds)
 // and wait what the limiter says the item itself must wait. The bucket: `perSecond` tokens a second,
-// `burst` at most, a 429 answered at once (as the stand-in does), an accepted request answered after
-// `latencyMs`. Senders start within `startSpreadMs` of each other (processes never start together).
+// `burst` at most, an accepted request answered after `latencyMs`, a 429 (which the stand-in sends at
+// once) heard by the sender after `rateLimitAnswerMs`, `startRateLimitAnswerMs` in its first 1.5 s
+// (each ± 50 %, seeded): what `BENCH_TRACE=1 node bench/workers.js --senders 8` measured in 8 real
+// processes on 2 cores (first 429s 7–43 ms, median ~20; later ones 3–16 ms, median ~6). Senders start
+// within `startSpreadMs` of each other (the real processes: within 130–310 ms).
 require('./ts-require.js');
 const path = require('node:path');
 const { RequestLimiter } = require(path.join(__dirname, '../nodes/CloMan/transport/limiter.ts'));
@@ -79,7 +82,7 @@ function tokenBucket(perSecond, burst) {
  * One scenario: `senders` senders split `items` items; returns per-sender end times (ms from the
  * first start), the ideal (items / perSecond), and the 429 share.
  */
-async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, latencyMs = 200, concurrency = 16, startSpreadMs = 500, seed = 1 }) {
+async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, latencyMs = 200, rateLimitAnswerMs = 6, startRateLimitAnswerMs = 20, concurrency = 16, startSpreadMs = 300, seed = 1 }) {
 	const clock = simClock();
 	const random = prng(seed);
 	const take = tokenBucket(perSecond, burst);
@@ -91,6 +94,7 @@ async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, lat
 	const limiters = [];
 	const sender = async (index, count) => {
 		await clock.sleep(random() * startSpreadMs);
+		const startedAt0 = clock.now();
 		const limiter = new RequestLimiter({ concurrency, maxRequestsPerMinute: 0, now: clock.now, sleep: clock.sleep, random });
 		limiters[index] = limiter;
 		let next = 0;
@@ -107,7 +111,8 @@ async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, lat
 				}
 				refused++;
 				if (limiter.shared.ratePerSecond === undefined) refusedUnpaced++;
-				await clock.sleep(1);
+				const answerMs = clock.now() - startedAt0 < 1_500 ? startRateLimitAnswerMs : rateLimitAnswerMs;
+				await clock.sleep(answerMs * (0.5 + random()));
 				limiter.release(startedAt, 'rate-limited');
 				const retryAfterMs = Math.ceil(waitMs / 1000) * 1000;
 				const own = limiter.rateLimited(retryAfterMs, startedAt) ?? 0;

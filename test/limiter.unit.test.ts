@@ -13,7 +13,9 @@ import {
 	SKIP_JITTER,
 	SLOW_START_END,
 	SLOW_START_LIMIT,
+	SLOW_START_SPACING_MIN_MS,
 	SLOW_START_SPACING_MS,
+	slowStartSpacing,
 	CUT_HOLD_INTERVALS,
 	answerGrownRate,
 	GROWTH_PER_SECOND,
@@ -238,17 +240,27 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		return state.rateLimited(retryAfterMs, at, at + 1, () => random);
 	}
 
-	test('slow start: 3 in flight at first, starts 10 ms apart, one more per accepted answer, no limit but Concurrency past 64', () => {
+	test('slow start: 3 in flight at first, starts 40 ms apart narrowing to 10 ms, one more per accepted answer, no limit and no spacing past 64', () => {
 		const spaced = new SharedRateState(0);
 		expect(spaced.reserve(0)).toBe(0);
 		expect(spaced.reserve(0)).toBe(SLOW_START_SPACING_MS);
 		expect(spaced.reserve(0)).toBe(2 * SLOW_START_SPACING_MS);
+		expect(SLOW_START_SPACING_MS).toBe(40);
+		expect([0, 1, 3, 6, 7, 100].map(slowStartSpacing)).toEqual([40, 35, 25, SLOW_START_SPACING_MIN_MS, 10, 10]);
 		const state = new SharedRateState(0);
 		expect(state.limit).toBe(SLOW_START_LIMIT);
 		accept(state, 0, 3, 10);
 		expect(state.limit).toBe(SLOW_START_LIMIT + 3);
-		accept(state, 100, SLOW_START_END, 1);
+		// 3 accepted: the next starts are slowStartSpacing(3) = 25 ms apart.
+		const next = state.reserve(1000);
+		expect(state.reserve(1000)).toBe(next + slowStartSpacing(3));
+		state.unreserve();
+		state.unreserve();
+		accept(state, 2000, SLOW_START_END, 1);
 		expect(state.limit).toBe(Number.POSITIVE_INFINITY);
+		// The slow start has ended without a 429: requests are not spaced at all (a server without a
+		// rate limit gets what Concurrency allows, not 1 / SLOW_START_SPACING_MIN_MS).
+		expect([state.reserve(5000), state.reserve(5000), state.reserve(5000)]).toEqual([5000, 5000, 5000]);
 	});
 
 	test('the first 429 sets the pace at 70 % of the rate accepted since the first request, and pauses every request for the Retry-After', () => {

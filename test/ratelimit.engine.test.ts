@@ -98,6 +98,23 @@ describe('two runs at once in one process', () => {
 	});
 });
 
+describe('a key without a rate limit', () => {
+	test('once the slow start has ended, request starts are not spaced: Concurrency is the only limit', async () => {
+		// 16 in flight, 40 ms answers: a request every ~2.5 ms. The slow start spaces starts 40 ms
+		// narrowing to 10 ms until 64 in flight; were that spacing kept, no two would arrive < 10 ms apart.
+		const standin = await start({ latencyMs: 40 });
+		const { decided, failed } = tally(await run(standin, 'f', 300, { concurrency: 16 }), 300);
+		expect({ decided, failed }).toEqual({ decided: 300, failed: [] });
+		expect(standin.stats().byStatus).toEqual({ '200': 300 });
+		expect(standin.stats().maxInFlight).toBeGreaterThanOrEqual(8);
+		const at = arrivals(standin, 'f');
+		const gaps = at.slice(100).map((t, i) => t - at[100 + i - 1]).sort((a, b) => a - b);
+		// eslint-disable-next-line no-console
+		console.log(`no rate limit: median gap between arrivals ${gaps[Math.floor(gaps.length / 2)]} ms, ${standin.stats().maxInFlight} in flight at most`);
+		expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(8);
+	});
+});
+
 describe('429 waits are not failures', () => {
 	test('Max Retries 0: three 429s with Retry-After, then the decision', async () => {
 		const standin = await start({

@@ -19,8 +19,8 @@ import {
 	provisionalRate,
 	skipAfterRateLimit,
 	SLOW_START_LIMIT,
-	SLOW_START_SPACING_MS,
 	slowStartLimit,
+	slowStartSpacing,
 } from './pacing';
 
 /** Most requests in flight at once, whatever the user asks. */
@@ -178,8 +178,13 @@ export class SharedRateState {
 				this.slotsSinceGrowth = 0;
 			}
 		}
-		// Before the first 429: starts SLOW_START_SPACING_MS apart; then the pace, jittered.
-		const paceMs = this.ratePerSecond === undefined ? SLOW_START_SPACING_MS : intervalForRate(this.ratePerSecond);
+		// Before the first 429: starts spaced during the slow start (none after it); then the pace, jittered.
+		const paceMs =
+			this.ratePerSecond !== undefined
+				? intervalForRate(this.ratePerSecond)
+				: Number.isFinite(this.limit)
+					? slowStartSpacing(this.acceptedSoFar)
+					: 0;
 		const spacing = this.ratePerSecond === undefined ? paceMs : jitteredInterval(paceMs, random());
 		const slot = nextSlot(now, this.pausedUntil, this.lastSlotAt, Math.max(spacing, this.perMinuteInterval(now)));
 		if (this.lastSlotAt + paceMs >= Math.max(now, this.pausedUntil)) this.paceHeldAt = now;

@@ -8,8 +8,9 @@
  *
  * - Start: at most SLOW_START_LIMIT requests in flight, one more per answer (doubling per round trip)
  *   until the first 429, so W processes starting together do not each send a full Concurrency at once;
- *   and request starts SLOW_START_SPACING_MS apart, so the first 429 comes back before the next request
- *   leaves: a process that starts after the quota is used up meets one 429, not a whole flight of them.
+ *   and request starts spaced (slowStartSpacing: SLOW_START_SPACING_MS, narrowing with each accepted
+ *   answer), so the first 429 comes back before the next request leaves: a process that starts after
+ *   the quota is used up meets one 429, not a whole flight of them. The spacing ends with the slow start.
  * - The first 429 sets a pace: PROVISIONAL_FRACTION of what got through since the first request, and
  *   every run on the credential in this process waits the Retry-After (the bucket refills meanwhile).
  * - After that a 429 is a congestion signal, not a stop: a 429 for a request sent since the last cut
@@ -32,8 +33,15 @@
 
 /** Requests in flight before the first answer; one more per accepted answer until the first 429. */
 export const SLOW_START_LIMIT = 3;
-/** Before the first 429, request starts at least this far apart. */
-export const SLOW_START_SPACING_MS = 10;
+/**
+ * Before the first 429, request starts at least this far apart at first (longer than a 429 takes to
+ * come back from a nearby server to a busy process: 20–40 ms with 8 n8n processes on 2 cores)…
+ */
+export const SLOW_START_SPACING_MS = 40;
+/** …this much less for each accepted answer… */
+export const SLOW_START_SPACING_STEP_MS = 5;
+/** …down to this; no spacing once the slow start has ended (SLOW_START_END in flight without a 429). */
+export const SLOW_START_SPACING_MIN_MS = 10;
 /** Above this many in flight the slow start ends (no limit but Concurrency). */
 export const SLOW_START_END = 64;
 /** The first pace: this fraction of the rate accepted from the first request to the first 429… */
@@ -125,6 +133,15 @@ export function paceHolding(now: number, heldAt: number, ratePerSecond: number):
 /** The interval to the next request start: the pace's, jittered by ±PACE_JITTER with `random` in [0, 1). */
 export function jitteredInterval(intervalMs: number, random: number): number {
 	return intervalMs * (1 - PACE_JITTER + 2 * PACE_JITTER * random);
+}
+
+/**
+ * Before the first 429, the spacing of request starts after `accepted` accepted answers: wide at first,
+ * so that a process starting on a key whose quota others already use meets one 429 (the first one
+ * comes back before the next request leaves), narrowing as answers show the key has room.
+ */
+export function slowStartSpacing(accepted: number): number {
+	return Math.max(SLOW_START_SPACING_MIN_MS, SLOW_START_SPACING_MS - SLOW_START_SPACING_STEP_MS * accepted);
 }
 
 /** Milliseconds between request starts at `ratePerSecond`; 0 = not paced. */
