@@ -3,7 +3,10 @@
 // rate-limit code (nodes/CloMan/transport/limiter.ts, imported, not copied), against one token
 // bucket, on a simulated clock (no real time passes, so W = 16 or 32 costs nothing).
 //
-//   node bench/sim.js [--senders 1,2,4,8,16,32] [--items 1000] [--seeds 3] [--json]
+//   node bench/sim.js [--senders 1,2,4,8,16,32] [--items 1000] [--seeds 3] [--headers]
+//
+// --headers: the bucket's answers carry RateLimit-Remaining (as a server sending the IETF draft headers
+// would; CloMan documents none) and the senders use it as the node does.
 //
 // Each sender is what one queue-mode worker runs: a pool of Concurrency workers over its share of the
 // items; each item does what transport/index.ts decide() does with the limiter: acquire a slot, send,
@@ -63,7 +66,10 @@ function simClock() {
 	};
 }
 
-/** The stand-in's token bucket (test/standin/server.js), on the simulated clock. */
+/**
+ * The stand-in's token bucket (test/standin/server.js), on the simulated clock: `{waitMs}` (0 = a token
+ * was taken) and the whole tokens left, which `quotaHeaders` sends as RateLimit-Remaining.
+ */
 function tokenBucket(perSecond, burst) {
 	let tokens = burst;
 	let last = 0;
@@ -72,9 +78,9 @@ function tokenBucket(perSecond, burst) {
 		last = now;
 		if (tokens >= 1 - 1e-9) {
 			tokens -= 1;
-			return 0;
+			return { waitMs: 0, remaining: Math.max(0, Math.floor(tokens + 1e-9)) };
 		}
-		return ((1 - tokens) / perSecond) * 1000;
+		return { waitMs: ((1 - tokens) / perSecond) * 1000, remaining: 0 };
 	};
 }
 
@@ -82,7 +88,7 @@ function tokenBucket(perSecond, burst) {
  * One scenario: `senders` senders split `items` items; returns per-sender end times (ms from the
  * first start), the ideal (items / perSecond), and the 429 share.
  */
-async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, latencyMs = 200, rateLimitAnswerMs = 6, startRateLimitAnswerMs = 20, concurrency = 16, startSpreadMs = 300, seed = 1 }) {
+async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, latencyMs = 200, rateLimitAnswerMs = 6, startRateLimitAnswerMs = 20, concurrency = 16, startSpreadMs = 300, quotaHeaders = false, seed = 1 }) {
 	const clock = simClock();
 	const random = prng(seed);
 	const take = tokenBucket(perSecond, burst);
@@ -102,10 +108,12 @@ async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, lat
 			for (;;) {
 				const startedAt = await limiter.acquire();
 				requests++;
-				const waitMs = take(clock.now());
+				const { waitMs, remaining } = take(clock.now());
 				if (waitMs === 0) {
 					await clock.sleep(latencyMs);
 					limiter.release(startedAt, 'accepted');
+					// As transport/index.ts decide() does with a RateLimit-Remaining header.
+					if (quotaHeaders && remaining === 0) limiter.quotaUsedUp(startedAt);
 					limiter.succeeded();
 					return;
 				}
@@ -168,9 +176,10 @@ if (require.main === module) {
 	const senders = String(arg('--senders', '1,2,4,8,16,32')).split(',').map(Number);
 	const items = Number(arg('--items', 1000));
 	const seeds = Number(arg('--seeds', 3));
+	const quotaHeaders = argv.includes('--headers');
 	(async () => {
 		for (const w of senders) {
-			const [row] = await simulationRows({ senders: [w], items, seeds });
+			const [row] = await simulationRows({ senders: [w], items, seeds, quotaHeaders });
 			const each = row.runs.map((r) => `${r.slowest.toFixed(3)}/${(100 * r.share429).toFixed(1)}%`).join('  ');
 			if (argv.includes('--detail')) process.stdout.write(`  429s before a pace was known ${row.runs.map((r) => r.refusedUnpaced).join(',')} of ${row.runs.map((r) => r.refused).join(',')}; seed 1: first paces ${row.runs[0].firstPace.join(',')}; senders ended at ${row.runs[0].ends.join(',')} s\n`);
 			process.stdout.write(`W=${String(w).padStart(2)}  items ${items}  worst slowest/ideal ${row.slowest.toFixed(3)}  worst 429 share ${(100 * row.share429).toFixed(1)} %   [${each}]  paces ${row.runs[0].paces.join(',')}\n`);

@@ -7,9 +7,12 @@
 //       one stand-in process that allows the key 20 requests/s (token bucket of 20, 429 +
 //       Retry-After in whole seconds), 200 ms latency, Concurrency 16, On Error "Continue (using error
 //       output)": items failed, each process's wall / (1000 / 20 s), 429s / all requests.
+//   6h. W = 2 and 8 again with RateLimit-Remaining headers on every answer (CloMan documents none; the
+//       node uses them when a server sends them).
 //   6s. bench/sim.js: the same RequestLimiter code in W = 1 … 32 simulated senders, simulated clock.
 //
-//   node bench/workers.js [--senders 1,2,4,8]   (prints the rows; run.js writes them into RESULTS.md)
+//   node bench/workers.js [--senders 1,2,4,8] [--header-senders 2,8]   (prints the rows; `npm run bench`
+//   runs 6h for W = 2 and 8, this command only when asked; run.js writes them into RESULTS.md)
 const path = require('node:path');
 const { fork } = require('node:child_process');
 
@@ -41,8 +44,8 @@ function forkWorker(args) {
 	return { ready, result, go: () => child.send({ go: true }) };
 }
 
-async function measureWorkers(w, log) {
-	const rateLimit = { perSecond: S6.perSecond, burst: S6.perSecond, retryAfter: 'seconds' };
+async function measureWorkers(w, log, { headers = false } = {}) {
+	const rateLimit = { perSecond: S6.perSecond, burst: S6.perSecond, retryAfter: 'seconds', headers };
 	const standin = await startStandinProcess({ latencyMs: S6.latencyMs, rateLimit });
 	try {
 		const per = Math.floor(S6.count / w);
@@ -71,22 +74,32 @@ async function measureWorkers(w, log) {
 			refused: stats.byStatus?.['429'] ?? 0,
 			requests: stats.total,
 		};
-		log(`   W=${w}: slowest process ${row.slowest.toFixed(3)} × ideal (each: ${ratios.map((x) => x.toFixed(3)).join(' / ')}; first start to last end ${spanRatio.toFixed(3)}, starts within ${row.startSpreadMs} ms); failed ${row.failed}; 429s ${(100 * row.share429).toFixed(1)} % (${row.refused} of ${row.requests})`);
+		row.headers = headers;
+		log(`   W=${w}${headers ? ' (RateLimit headers)' : ''}: slowest process ${row.slowest.toFixed(3)} × ideal (each: ${ratios.map((x) => x.toFixed(3)).join(' / ')}; first start to last end ${spanRatio.toFixed(3)}, starts within ${row.startSpreadMs} ms); failed ${row.failed}; 429s ${(100 * row.share429).toFixed(1)} % (${row.refused} of ${row.requests})`);
 		return row;
 	} finally {
 		await standin.close();
 	}
 }
 
-async function scenarioWorkers({ log, load, senders = [1, 2, 4, 8] }) {
+async function scenarioWorkers({ log, load, senders = [1, 2, 4, 8], headerSenders = [2, 8] }) {
 	log(`6. W processes on one key: 1000 items split over W = ${senders.join(', ')} separate processes, ${S6.perSecond} requests/s (429 + Retry-After), ${S6.latencyMs} ms latency, concurrency ${S6.concurrency} each (load ${load()})`);
 	const rows = [];
 	for (const w of senders) {
 		rows.push({ ...(await measureWorkers(w, log)), load: load() });
 	}
-	log(`6s. simulation (bench/sim.js): the same limiter code, W = ${SIM_SENDERS.join(', ')} senders, simulated clock, 3 seeds each`);
-	const sim = await simulationRows({ senders: SIM_SENDERS, seeds: 3 });
-	for (const r of sim) log(`   W=${r.senders}: worst slowest sender ${r.slowest.toFixed(3)} × ideal; worst 429 share ${(100 * r.share429).toFixed(1)} %`);
+	if (headerSenders.length) log(`6h. the same with RateLimit-Remaining headers on every answer (CloMan documents none; used when present): W = ${headerSenders.join(', ')}`);
+	for (const w of headerSenders) {
+		rows.push({ ...(await measureWorkers(w, log, { headers: true })), load: load() });
+	}
+	log(`6s. simulation (bench/sim.js): the same limiter code, W = ${SIM_SENDERS.join(', ')} senders, simulated clock, 3 seeds each, without and with RateLimit headers`);
+	const sim = [];
+	for (const quotaHeaders of [false, true]) {
+		for (const r of await simulationRows({ senders: SIM_SENDERS, seeds: 3, quotaHeaders })) {
+			sim.push({ ...r, headers: quotaHeaders });
+			log(`   W=${r.senders}${quotaHeaders ? ' (headers)' : ''}: worst slowest sender ${r.slowest.toFixed(3)} × ideal; worst 429 share ${(100 * r.share429).toFixed(1)} %`);
+		}
+	}
 	return { rows, sim };
 }
 
@@ -99,12 +112,12 @@ function workersRows(s6, f, mark) {
 	if (!s6) return [];
 	const pct = (x) => `${f(100 * x, 1)} %`;
 	const rows = s6.rows.map((r) => {
-		const target = r.w === 1 ? '(context)' : `0 failed, ≤ ${targetFor(r.w)}, ≤ ${pct(S6.target429Share)}`;
-		const met = r.w === 1 ? '' : mark(r.failed === 0 && r.slowest <= targetFor(r.w) && r.share429 <= S6.target429Share);
-		return `| 6 | ${r.w} separate process${r.w === 1 ? '' : 'es'} × ${S6.count / r.w} items on one key, ${S6.perSecond} req/s (429 + Retry-After), ${S6.latencyMs} ms latency, concurrency ${S6.concurrency}, On Error: Continue (using error output); load ${r.load} | items failed; slowest process wall / 50 s; 429s / all requests | **${r.failed} failed**; **${f(r.slowest, 3)}** (each ${r.ratios.map((x) => f(x, 3)).join(' / ')}; first start to last end ${f(r.spanRatio, 3)}); **${pct(r.share429)}** (${r.refused} of ${r.requests}) | ${target} | ${met} |`;
+		const target = r.w === 1 || r.headers ? '(context)' : `0 failed, ≤ ${targetFor(r.w)}, ≤ ${pct(S6.target429Share)}`;
+		const met = r.w === 1 || r.headers ? '' : mark(r.failed === 0 && r.slowest <= targetFor(r.w) && r.share429 <= S6.target429Share);
+		return `| ${r.headers ? '6h' : '6'} | ${r.w} separate process${r.w === 1 ? '' : 'es'} × ${S6.count / r.w} items on one key, ${S6.perSecond} req/s (429 + Retry-After${r.headers ? '; every answer with RateLimit-Remaining' : ''}), ${S6.latencyMs} ms latency, concurrency ${S6.concurrency}, On Error: Continue (using error output); load ${r.load} | items failed; slowest process wall / 50 s; 429s / all requests | **${r.failed} failed**; **${f(r.slowest, 3)}** (each ${r.ratios.map((x) => f(x, 3)).join(' / ')}; first start to last end ${f(r.spanRatio, 3)}); **${pct(r.share429)}** (${r.refused} of ${r.requests}) | ${target} | ${met} |`;
 	});
 	for (const r of s6.sim) {
-		rows.push(`| 6s | simulation (bench/sim.js), ${r.senders} sender${r.senders === 1 ? '' : 's'}, same limiter code, simulated clock | worst of 3 seeds: slowest sender / ideal; 429s / all requests | ${f(r.slowest, 3)}; ${pct(r.share429)} | | |`);
+		rows.push(`| 6s | simulation (bench/sim.js), ${r.senders} sender${r.senders === 1 ? '' : 's'}, same limiter code, simulated clock${r.headers ? ', RateLimit-Remaining headers' : ''} | worst of 3 seeds: slowest sender / ideal; 429s / all requests | ${f(r.slowest, 3)}; ${pct(r.share429)} | | |`);
 	}
 	return rows;
 }
@@ -112,23 +125,25 @@ function workersRows(s6, f, mark) {
 function workersJson(s6, r3) {
 	if (!s6) return {};
 	return {
-		workers: s6.rows.map((r) => ({ w: r.w, failed: r.failed, slowest: r3(r.slowest), share_429: r3(r.share429), load: r.load })),
-		simulation: s6.sim.map((r) => ({ w: r.senders, slowest: r3(r.slowest), share_429: r3(r.share429) })),
+		workers: s6.rows.map((r) => ({ w: r.w, headers: r.headers, failed: r.failed, slowest: r3(r.slowest), share_429: r3(r.share429), load: r.load })),
+		simulation: s6.sim.map((r) => ({ w: r.senders, headers: r.headers, slowest: r3(r.slowest), share_429: r3(r.share429) })),
 	};
 }
 
 const WORKERS_METHOD =
-	'- Scenario 6 (issue 18): `bench/workers.js`. W fresh processes (`bench/scenario.js` kind `node`, each like one queue-mode worker: its own limiter state, nothing shared) load the package, report ready, and start their share of the 1,000 items (distinct ids) on the same message; the stand-in (own process, bucket refilled after loading) limits the one key to 20 requests/s (token bucket of 20, 429 + `Retry-After` in whole seconds). Each process\'s figure is its own wall from its start; "first start to last end" spans all of them. Scenario 6s: `bench/sim.js` runs the same `RequestLimiter` (imported from nodes/CloMan/transport/limiter.ts) in W simulated senders (pool of 16 each, 200 ms latency, a 429 heard ~20 ms after it was sent in a sender\'s first 1.5 s and ~6 ms later on, ± 50 %, as measured in the W = 8 processes; starts spread over 0.3 s) against one token bucket on a simulated clock; worst of 3 seeds.';
+	'- Scenario 6 (issue 18): `bench/workers.js`. W fresh processes (`bench/scenario.js` kind `node`, each like one queue-mode worker: its own limiter state, nothing shared) load the package, report ready, and start their share of the 1,000 items (distinct ids) on the same message; the stand-in (own process, bucket refilled after loading) limits the one key to 20 requests/s (token bucket of 20, 429 + `Retry-After` in whole seconds). Each process\'s figure is its own wall from its start; "first start to last end" spans all of them. Scenario 6h: the same with the stand-in\'s `rateLimit.headers` on (RateLimit-Limit / -Remaining / -Reset on every answer). Scenario 6s: `bench/sim.js` runs the same `RequestLimiter` (imported from nodes/CloMan/transport/limiter.ts) in W simulated senders (pool of 16 each, 200 ms latency, a 429 heard ~20 ms after it was sent in a sender\'s first 1.5 s and ~6 ms later on, ± 50 %, as measured in the W = 8 processes; starts spread over 0.3 s) against one token bucket on a simulated clock; worst of 3 seeds, without and with RateLimit-Remaining.';
 
 module.exports = { scenarioWorkers, workersRows, workersJson, WORKERS_METHOD };
 
 if (require.main === module) {
 	const argv = process.argv.slice(2);
-	const senders = argv.includes('--senders') ? String(argv[argv.indexOf('--senders') + 1]).split(',').map(Number) : [1, 2, 4, 8];
+	const list = (name, fallback) => (argv.includes(name) ? String(argv[argv.indexOf(name) + 1]).split(',').filter(Boolean).map(Number) : fallback);
+	const senders = list('--senders', [1, 2, 4, 8]);
+	const headerSenders = list('--header-senders', []);
 	const t0 = Date.now();
 	const log = (m) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${m}\n`);
 	const load = () => require('node:os').loadavg()[0].toFixed(2);
-	scenarioWorkers({ log, load, senders }).catch((error) => {
+	scenarioWorkers({ log, load, senders, headerSenders }).catch((error) => {
 		console.error(error);
 		process.exit(1);
 	});

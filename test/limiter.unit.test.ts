@@ -24,6 +24,8 @@ import {
 	paceUsedUp,
 	provisionalRate,
 	skipAfterRateLimit,
+	QUOTA_USED_UP_CUT_FRACTION,
+	quotaCutRate,
 } from '../nodes/CloMan/transport/pacing';
 
 const ENDPOINT = 'http://127.0.0.1:9/api/v1/public/decide';
@@ -284,6 +286,33 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		rateLimit(slow, 3999);
 		expect(slow.ratePerSecond).toBeCloseTo((0.7 * 40) / 4, 9);
 		expect(provisionalRate(10, 200)).toBeCloseTo(14, 9);
+	});
+
+	test('an answer saying nothing is left of the quota (rate-limit header) sets the first pace without pausing anyone, then cuts 10 % under the rule a 429 follows', () => {
+		const state = new SharedRateState(0);
+		accept(state, 0, 20, 50);
+		state.quotaUsedUp(950, 1000);
+		expect(state.ratePerSecond).toBeCloseTo(provisionalRate(20, 1000), 9);
+		expect(state.pausedUntil).toBe(0);
+		expect(state.stats.rateLimited).toBe(0);
+		expect(state.limit).toBe(SLOW_START_LIMIT + 20); // no halving: nothing was refused
+		// A request sent before the pace was set: no cut.
+		state.quotaUsedUp(990, 1500);
+		expect(state.ratePerSecond).toBeCloseTo(14, 9);
+		// One sent since, two intervals later: cut by QUOTA_USED_UP_CUT_FRACTION, no pause, no 429 counted.
+		state.quotaUsedUp(1200, 1300 + 2 * (1000 / 14));
+		expect(QUOTA_USED_UP_CUT_FRACTION).toBe(0.1);
+		expect(state.ratePerSecond).toBeCloseTo(quotaCutRate(14), 9);
+		expect(state.ratePerSecond).toBeCloseTo(12.6, 9);
+		expect([state.pausedUntil, state.stats.rateLimited, state.stats.cuts]).toEqual([0, 0, 1]);
+		// At once again: within the hold, no second cut.
+		state.quotaUsedUp(1300 + 2 * (1000 / 14) + 1, 1300 + 2 * (1000 / 14) + 2);
+		expect(state.ratePerSecond).toBeCloseTo(12.6, 9);
+		// The first real 429 after that is a later one: a cut and a skip, not a whole-Retry-After pause for everyone.
+		const at = 5000;
+		const own = rateLimit(state, at, 1000, 0);
+		expect(own).toBe(1000);
+		expect(state.pausedUntil).toBeLessThan(at + 1 + 1000);
 	});
 
 	test('a process that got nothing through before its first 429 starts at the lowest first pace', () => {

@@ -10,7 +10,7 @@
  */
 import type { IDataObject } from 'n8n-workflow';
 
-import { allOutputItems, runCloMan } from './harness/engine';
+import { CLOMAN_NODE_NAME, allOutputItems, runCloMan } from './harness/engine';
 import type { RunOptions, RunResult } from './harness/engine';
 import { GOOD_KEY, closeStandins, openStandin } from './harness/faults';
 import type { RecordingStandin } from './harness/faults';
@@ -112,6 +112,31 @@ describe('a key without a rate limit', () => {
 		// eslint-disable-next-line no-console
 		console.log(`no rate limit: median gap between arrivals ${gaps[Math.floor(gaps.length / 2)]} ms, ${standin.stats().maxInFlight} in flight at most`);
 		expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(8);
+	});
+});
+
+describe('rate-limit headers, when a server sends them (CloMan documents none)', () => {
+	test('answers saying nothing is left of the quota pace the run before any 429; without the headers the same run is not paced', async () => {
+		// A bucket of 1 refilled at 1,000/s: every answer says RateLimit-Remaining: 0, yet none is refused.
+		const rateLimit = { perSecond: 1000, burst: 1 };
+		const plain = await start({ latencyMs: 20, rateLimit });
+		expect(tally(await run(plain, 'p', 8, { concurrency: 8 }), 8)).toEqual({ decided: 8, failed: [] });
+		const unpaced = arrivals(plain, 'p');
+		expect(unpaced[7] - unpaced[0]).toBeLessThan(1000);
+
+		const told = await start({ latencyMs: 20, rateLimit: { ...rateLimit, headers: true } });
+		const result = await run(told, 'h', 8, { concurrency: 8 });
+		expect(tally(result, 8)).toEqual({ decided: 8, failed: [] });
+		expect(told.stats().byStatus).toEqual({ '200': 8 });
+		// The first answer sets a pace of 70 % of one accepted request over half a second (1.4/s), later
+		// ones cut it 10 %: the requests not yet sent leave at least half an interval (± 50 % jitter) apart.
+		const at = arrivals(told, 'h');
+		const gaps = at.slice(4).map((t, i) => t - at[3 + i]);
+		expect(Math.min(...gaps)).toBeGreaterThanOrEqual(250);
+		const runs = result.run.data.resultData.runData[CLOMAN_NODE_NAME] ?? [];
+		const hint = String((runs[runs.length - 1]?.hints ?? [])[0]?.message ?? '');
+		expect(hint).toMatch(/Pace settled on: [\d.]+ requests\/s/);
+		expect(hint).toContain('Rate limits: no 429 answers');
 	});
 });
 

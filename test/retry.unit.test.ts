@@ -6,6 +6,7 @@ import {
 	decideRetry,
 	isRetryableNetworkCode,
 	isRetryableStatus,
+	parseQuotaRemaining,
 	parseRetryAfter,
 } from '../nodes/CloMan/transport/retry';
 import {
@@ -345,4 +346,25 @@ describe('a usable 200 body', () => {
 		['not json', /not a JSON object/],
 		[[good], /not a JSON object/],
 	])('%p is refused', (body, problem) => expect(unusableDecisionProblem(body)).toMatch(problem));
+});
+
+describe('rate-limit headers (used when a server sends them; CloMan documents none)', () => {
+	test.each([
+		[{}, undefined],
+		[{ 'ratelimit-remaining': '0' }, 0],
+		[{ 'ratelimit-remaining': '7' }, 7],
+		[{ 'x-ratelimit-remaining': '3' }, 3],
+		[{ 'x-ratelimit-remaining': 2 }, 2],
+		[{ 'ratelimit-remaining': '5, 0' }, 0], // one value per policy: the lowest counts
+		[{ 'ratelimit-remaining': ['4', '9'] }, 4],
+		[{ 'ratelimit-remaining': '9', 'x-ratelimit-remaining': '1' }, 1],
+		[{ ratelimit: 'limit=20, remaining=0, reset=1' }, 0], // IETF draft 03–07
+		[{ ratelimit: '"default";r=12;t=1' }, 12], // IETF draft 08+
+		[{ ratelimit: '"burst";r=3;t=1, "daily";r=900;t=3600' }, 3],
+		[{ 'ratelimit-remaining': 'many' }, undefined],
+		[{ 'ratelimit-remaining': '-1' }, undefined],
+		[{ 'ratelimit-remaining': '' }, undefined],
+		[{ ratelimit: 'limit=20' }, undefined],
+		[{ 'ratelimit-limit': '20', 'ratelimit-reset': '1' }, undefined],
+	])('%p → %p', (headers, remaining) => expect(parseQuotaRemaining(headers as Record<string, unknown>)).toBe(remaining));
 });

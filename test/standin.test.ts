@@ -311,6 +311,20 @@ describe('rate limit', () => {
     expect((await call(s)).status).toBe(200);
   });
 
+  test('headers: true adds RateLimit-Limit / -Remaining / -Reset to answers the bucket let through and to its 429s; off by default', async () => {
+    const s = await standin({ rateLimit: { perSecond: 0.5, burst: 3, headers: true } });
+    const answers = [await call(s), await call(s), await call(s), await call(s)];
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429]);
+    expect(answers.map((a) => a.headers['ratelimit-remaining'])).toEqual(['2', '1', '0', '0']);
+    expect(answers.every((a) => a.headers['ratelimit-limit'] === '3')).toBe(true);
+    // Seconds until the bucket is full again: 3 tokens at 0.5/s from (nearly) empty.
+    expect(Number(answers[3].headers['ratelimit-reset'])).toBe(6);
+    expect(answers[3].headers['retry-after']).toBe('2');
+    expectContract(answers[3]);
+    const plain = await standin({ rateLimit: { perSecond: 0.5, burst: 1 } });
+    expect((await call(plain)).headers['ratelimit-remaining']).toBeUndefined();
+  });
+
   test("retryAfter 'none' omits the header but keeps details.retry_after", async () => {
     const s = await standin({ rateLimit: { perSecond: 1, retryAfter: 'none' } });
     await call(s);

@@ -53,9 +53,12 @@ const FAULT_STATUSES = [400, 401, 403, 404, 422, 429, 500, 502, 503, 504];
  * @typedef {{ n: number, body: any, key: string, attempt: number }} FaultContext
  *   n: 1-based request counter; attempt: 1-based count of requests seen with the same body.data.id (or same body).
  *
- * @typedef {{ perSecond: number, burst?: number, retryAfter?: 'seconds' | 'http-date' | 'none' }} RateLimit
+ * @typedef {{ perSecond: number, burst?: number, retryAfter?: 'seconds' | 'http-date' | 'none', headers?: boolean }} RateLimit
  *   Per API key (as CloMan limits each key): a token bucket of `burst` (default max(1, perSecond)) tokens,
- *   refilled at perSecond; retryAfter default 'seconds'.
+ *   refilled at perSecond; retryAfter default 'seconds'. headers: every answer the bucket let through, and
+ *   every 429, carries RateLimit-Limit (the burst), RateLimit-Remaining (whole tokens left) and
+ *   RateLimit-Reset (seconds until the bucket is full), as servers that send the IETF draft headers do;
+ *   CloMan documents none, so they are off by default.
  *
  * @typedef {{
  *   decision?: string, confidence?: number, confidence_level?: string, requires_human_review?: boolean,
@@ -174,7 +177,7 @@ function retryAfter(ms, form, now) {
 
 /**
  * @param {RateLimit} rl
- * @returns {{ take: (now: number) => number, refill: () => void }} take returns 0 when a token was taken, else the ms until one is available
+ * @returns {{ take: (now: number) => number, refill: () => void, headers: () => Record<string, string> }} take returns 0 when a token was taken, else the ms until one is available
  */
 function tokenBucket(rl) {
   if (!(rl.perSecond > 0)) throw new TypeError('rateLimit.perSecond must be > 0');
@@ -190,6 +193,15 @@ function tokenBucket(rl) {
         return 0;
       }
       return ((1 - tokens) / rl.perSecond) * 1000;
+    },
+    /** @returns {Record<string, string>} the IETF draft rate-limit headers for the bucket as it is now */
+    headers() {
+      const left = Math.max(0, Math.floor(tokens + 1e-9));
+      return {
+        'ratelimit-limit': String(capacity),
+        'ratelimit-remaining': String(left),
+        'ratelimit-reset': String(Math.ceil((capacity - tokens) / rl.perSecond - 1e-9)),
+      };
     },
     refill() {
       tokens = capacity;
@@ -289,14 +301,14 @@ async function startStandin(options = {}) {
   /**
    * A 429/5xx-style error with an optional Retry-After.
    * @param {import('node:http').ServerResponse} res @param {RecordedRequest} rec @param {number} status
-   * @param {{ ms: number, form: 'seconds' | 'http-date' | 'none' } | undefined} ra @param {{ code?: string, message?: string }} [extra]
+   * @param {{ ms: number, form: 'seconds' | 'http-date' | 'none' } | undefined} ra @param {{ code?: string, message?: string, headers?: Record<string, string> }} [extra]
    */
   function sendRetryable(res, rec, status, ra, extra = {}) {
     if (!ra) return sendError(res, rec, status, extra);
     const now = Date.now();
     const value = retryAfter(ra.ms, ra.form === 'http-date' ? 'http-date' : 'seconds', now);
     /** @type {Record<string, string>} */
-    const headers = ra.form === 'none' ? {} : { 'retry-after': value.header };
+    const headers = { ...extra.headers, ...(ra.form === 'none' ? {} : { 'retry-after': value.header }) };
     sendError(res, rec, status, { ...extra, details: { retry_after: value.seconds }, headers });
   }
 
@@ -417,11 +429,14 @@ async function startStandin(options = {}) {
     if (kind !== 'good') return sendError(res, rec, kind === 'noscope' ? 403 : kind === 'orphan' ? 404 : 401);
 
     const bucket = bucketFor(key);
+    /** @type {Record<string, string> | undefined} */
+    let quotaHeaders;
     if (bucket) {
       const waitMs = bucket.take(Date.now());
+      if (options.rateLimit?.headers) quotaHeaders = bucket.headers();
       if (waitMs > 0) {
         const form = options.rateLimit?.retryAfter ?? 'seconds';
-        return sendRetryable(res, rec, 429, { ms: waitMs, form });
+        return sendRetryable(res, rec, 429, { ms: waitMs, form }, { headers: quotaHeaders });
       }
     }
 
@@ -435,7 +450,7 @@ async function startStandin(options = {}) {
     if (latency > 0) await sleep(latency);
 
     if (rec.fault) return applyFault(res, rec, rec.fault, parsed.body, started);
-    sendJson(res, rec, 200, decide(parsed.body, started));
+    sendJson(res, rec, 200, decide(parsed.body, started), quotaHeaders);
   }
 
   const server = http.createServer((req, res) => {

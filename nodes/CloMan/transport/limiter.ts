@@ -17,6 +17,7 @@ import {
 	paceUsedUp,
 	GROWTH_STEP_INTERVALS,
 	provisionalRate,
+	quotaCutRate,
 	skipAfterRateLimit,
 	SLOW_START_LIMIT,
 	slowStartLimit,
@@ -214,6 +215,39 @@ export class SharedRateState {
 		this.notify();
 	}
 
+	/**
+	 * An answer to the request started at `startedAt` said (in a rate-limit header) that nothing is left of
+	 * the key's quota: a 429 is near. Before any pace it sets the first one, as a first 429 would but
+	 * without pausing anyone; after that it cuts the pace by QUOTA_USED_UP_CUT_FRACTION under the rule a
+	 * 429 follows (cutsPace). No request waits for it.
+	 */
+	quotaUsedUp(startedAt: number, now: number): void {
+		this.lastUsed = now;
+		if (this.ratePerSecond === undefined) {
+			this.seenRateLimit = true;
+			this.setFirstPace(now);
+		} else if (cutsPace(startedAt, this.lastCutAt, now, this.ratePerSecond)) {
+			this.cut(quotaCutRate(this.ratePerSecond), now);
+		}
+		this.notify();
+	}
+
+	/** The first pace, from what was accepted since the first request. */
+	private setFirstPace(now: number): void {
+		this.ratePerSecond = provisionalRate(this.acceptedSoFar, now - (this.firstStartAt ?? now));
+		this.stats.firstPace = this.ratePerSecond;
+		this.lastCutAt = now;
+		this.lastGrowthAt = now;
+		this.slotsSinceGrowth = 0;
+	}
+
+	private cut(ratePerSecond: number, now: number): void {
+		this.answersSinceCut = 0;
+		this.ratePerSecond = ratePerSecond;
+		this.lastCutAt = now;
+		this.stats.cuts++;
+	}
+
 	/** A usable answer: slow start (one more in flight) until the first 429, then AIMD additive increase. */
 	succeeded(): void {
 		if (!Number.isFinite(this.limit)) return;
@@ -250,18 +284,9 @@ export class SharedRateState {
 		this.seenRateLimit = true;
 		let holdMs = delayMs;
 		if (this.ratePerSecond === undefined) {
-			this.ratePerSecond = provisionalRate(this.acceptedSoFar, now - (this.firstStartAt ?? now));
-			this.stats.firstPace = this.ratePerSecond;
-			this.lastCutAt = now;
-			this.lastGrowthAt = now;
-			this.slotsSinceGrowth = 0;
+			this.setFirstPace(now);
 		} else {
-			if (cutsPace(startedAt, this.lastCutAt, now, this.ratePerSecond)) {
-				this.answersSinceCut = 0;
-				this.ratePerSecond = cutRate(this.ratePerSecond);
-				this.lastCutAt = now;
-				this.stats.cuts++;
-			}
+			if (cutsPace(startedAt, this.lastCutAt, now, this.ratePerSecond)) this.cut(cutRate(this.ratePerSecond), now);
 			if (!first) holdMs = skipAfterRateLimit(this.ratePerSecond, delayMs, random());
 		}
 		const until = now + holdMs;
@@ -428,6 +453,11 @@ export class RequestLimiter {
 	/** A request got a usable answer. */
 	succeeded(): void {
 		this.shared.succeeded();
+	}
+
+	/** The answer to the request started at `startedAt` said nothing is left of the quota (rate-limit header). */
+	quotaUsedUp(startedAt: number): void {
+		this.shared.quotaUsedUp(startedAt, this.now());
 	}
 
 	/** A 429 for the request started at `startedAt`: every run on the credential waits `delayMs` from now. */

@@ -26,6 +26,10 @@
  *     GROWTH_MAX_PER_SECOND): the same for a small pace as for a large one, so a process that holds a
  *     small share (it started late) catches up, and quota another process stopped using is taken up
  *     within seconds.
+ * - Rate-limit headers, when a server sends them (CloMan documents none): an answer saying nothing is left
+ *   of the quota is taken as a 429 to come — it sets the first pace, or cuts the pace by the smaller
+ *   QUOTA_USED_UP_CUT_FRACTION under the same rule — so processes sharing a key slow down before they
+ *   overdraw it. Without such headers nothing changes.
  * - Request starts are spaced by the pace with ±PACE_JITTER: evenly spaced requests of a large pace
  *   would take each token as it comes and leave the 429s to a smaller one; jittered, every process
  *   meets 429s in proportion to its requests.
@@ -54,6 +58,13 @@ export const PROVISIONAL_MIN_PER_SECOND = 1;
 export const CUT_FRACTION = 0.3;
 /** …at most once per this many of the pace's intervals. */
 export const CUT_HOLD_INTERVALS = 2;
+/**
+ * An answer whose rate-limit header says nothing is left of the quota (CloMan documents none; used when a
+ * server sends them) cuts the pace by this fraction, under the same rule as a 429 (cutsPace), and holds
+ * nobody back: the request got through, and the next 429 is only near. Smaller than CUT_FRACTION because
+ * it comes before the quota is overdrawn, on many answers of a key used to its limit.
+ */
+export const QUOTA_USED_UP_CUT_FRACTION = 0.1;
 /** After such a 429 the other requests skip 1 to 1 + SKIP_JITTER intervals of the new pace (jittered, so processes do not come back in step). */
 export const SKIP_JITTER = 3;
 /** While the pace holds requests back, each accepted answer grows it by this fraction just after a cut… */
@@ -94,6 +105,11 @@ export function paceUsedUp(slots: number, ratePerSecond: number, elapsedMs: numb
 /** The pace after a 429 that may cut it. */
 export function cutRate(ratePerSecond: number): number {
 	return Math.max(MIN_RATE_PER_SECOND, ratePerSecond * (1 - CUT_FRACTION));
+}
+
+/** The pace after an answer said the quota is used up (QUOTA_USED_UP_CUT_FRACTION). */
+export function quotaCutRate(ratePerSecond: number): number {
+	return Math.max(MIN_RATE_PER_SECOND, ratePerSecond * (1 - QUOTA_USED_UP_CUT_FRACTION));
 }
 
 /**

@@ -58,6 +58,25 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
 	return Math.max(0, at - nowMs);
 }
 
+/**
+ * What an answer's rate-limit headers say is left of the key's quota, if it sends any: the lowest of
+ * `RateLimit-Remaining` / `X-RateLimit-Remaining` (an integer, or a list of them, one per policy) and the
+ * `remaining=` / `r=` parameters of an IETF `RateLimit` header (`limit=20, remaining=0, reset=1` or
+ * `"default";r=0;t=1`). Undefined when there is none or none is readable: CloMan documents no such
+ * headers, so the node uses them when present and never needs them.
+ */
+export function parseQuotaRemaining(headers: Record<string, unknown>): number | undefined {
+	const found: number[] = [];
+	const text = (value: unknown): string => (Array.isArray(value) ? value.join(',') : typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '');
+	for (const name of ['ratelimit-remaining', 'x-ratelimit-remaining']) {
+		for (const part of text(headers[name]).split(',')) {
+			if (/^\s*\d+\s*$/.test(part)) found.push(Number(part));
+		}
+	}
+	for (const match of text(headers.ratelimit).matchAll(/(?:^|[\s,;])(?:remaining|r)\s*=\s*(\d+)/gi)) found.push(Number(match[1]));
+	return found.length ? Math.min(...found) : undefined;
+}
+
 /** Exponential backoff with full jitter for retry number `retry` (1 = first retry). */
 export function backoffDelay(retry: number, random: () => number = Math.random): number {
 	const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, retry - 1));

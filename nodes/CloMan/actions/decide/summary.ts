@@ -59,7 +59,7 @@ export function runSummaryHint(summary: RunSummary): NodeExecutionHint {
 	if (summary.ratePerSecond !== undefined) {
 		const limit = Number.isFinite(summary.inFlightLimit) ? Math.min(summary.inFlightLimit, summary.concurrency) : summary.concurrency;
 		parts.push(
-			`Pace settled on: ${Math.round(summary.ratePerSecond * 10) / 10} requests/s, up to ${limit} in flight (learned from the 429s of this credential in this n8n process)`,
+			`Pace settled on: ${Math.round(summary.ratePerSecond * 10) / 10} requests/s, up to ${limit} in flight (learned from the 429s and any rate-limit headers of this credential in this n8n process)`,
 		);
 	}
 	parts.push(`Retries: ${summary.retries}`);
