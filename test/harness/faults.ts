@@ -434,6 +434,8 @@ export interface RunFigures {
 	/** most requests of one item that spent from Max Retries */
 	maxBudgeted: number;
 	retryAfterChecks: number;
+	/** requests of fault-free items sent again a whole Timeout after the one before (see checkFaultRun) */
+	lateTimeouts: number;
 	ms: number;
 }
 
@@ -467,6 +469,8 @@ export function checkFaultRun(run: FaultRun, check: { exactAttempts?: boolean } 
 	expect(seen.size).toBe(plan.length);
 
 	const requests = requestsById(standin);
+	const timeoutMs = (run.parameters.options as { timeout: number }).timeout * 1000;
+	let lateTimeouts = 0;
 	let retryAfterChecks = 0;
 	let maxAttempts = 0;
 	let maxBudgeted = 0;
@@ -481,7 +485,16 @@ export function checkFaultRun(run: FaultRun, check: { exactAttempts?: boolean } 
 		// 2. Attempts: exactly what the retry policy says, and bounded by 1 + Max Retries, where a 429
 		// that named a wait counts for nothing (it is waited out, bounded by the total wait instead).
 		// (Not exact when the stand-in's own rate limit adds 429s the plan does not know of.)
-		if (exactAttempts) expect({ context, attempts: sent.length }).toEqual({ context, attempts: entry.attempts });
+		// One exception: a fault-free item whose answer reached the client after its Timeout (the engine, the
+		// client and this in-process stand-in share one event loop; on 2 busy cores an answer can take a
+		// second) is sent again, as a timeout should be. Only a request that follows the one before by a
+		// whole Timeout counts so; any other extra request still fails the check.
+		const late =
+			entry.faults.every((fault) => fault === undefined) && sent.length > entry.attempts
+				? sent.filter((request, n) => n > 0 && request.at - sent[n - 1].at >= timeoutMs - CLOCK_SLACK_MS).length
+				: 0;
+		lateTimeouts += late;
+		if (exactAttempts) expect({ context, attempts: sent.length - late }).toEqual({ context, attempts: entry.attempts });
 		expect({ context, budgeted }).toEqual({ context, budgeted: Math.min(budgeted, 1 + maxRetries) });
 		// No retry after 400/401/403/404/422: such an answer is the last request of its id.
 		sent.forEach((request, n) => {
@@ -553,6 +566,7 @@ export function checkFaultRun(run: FaultRun, check: { exactAttempts?: boolean } 
 		maxAttempts,
 		maxBudgeted,
 		retryAfterChecks,
+		lateTimeouts,
 		ms: run.ms,
 	};
 }
