@@ -20,6 +20,8 @@
 require('./ts-require.js');
 const path = require('node:path');
 const { RequestLimiter } = require(path.join(__dirname, '../nodes/CloMan/transport/limiter.ts'));
+// The stand-in's own token bucket, run on the simulated clock (full at its 0).
+const { tokenBucket } = require('../test/standin/server.js');
 
 /** A seeded PRNG (mulberry32), so a row is repeatable. */
 function prng(seed) {
@@ -67,31 +69,13 @@ function simClock() {
 }
 
 /**
- * The stand-in's token bucket (test/standin/server.js), on the simulated clock: `{waitMs}` (0 = a token
- * was taken) and the whole tokens left, which `quotaHeaders` sends as RateLimit-Remaining.
- */
-function tokenBucket(perSecond, burst) {
-	let tokens = burst;
-	let last = 0;
-	return (now) => {
-		tokens = Math.min(burst, tokens + ((now - last) / 1000) * perSecond);
-		last = now;
-		if (tokens >= 1 - 1e-9) {
-			tokens -= 1;
-			return { waitMs: 0, remaining: Math.max(0, Math.floor(tokens + 1e-9)) };
-		}
-		return { waitMs: ((1 - tokens) / perSecond) * 1000, remaining: 0 };
-	};
-}
-
-/**
  * One scenario: `senders` senders split `items` items; returns per-sender end times (ms from the
  * first start), the ideal (items / perSecond), and the 429 share.
  */
 async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, latencyMs = 200, rateLimitAnswerMs = 6, startRateLimitAnswerMs = 20, concurrency = 16, startSpreadMs = 300, quotaHeaders = false, seed = 1 }) {
 	const clock = simClock();
 	const random = prng(seed);
-	const take = tokenBucket(perSecond, burst);
+	const bucket = tokenBucket({ perSecond, burst }, 0);
 	let requests = 0;
 	let refused = 0;
 	let refusedUnpaced = 0;
@@ -108,8 +92,9 @@ async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, lat
 			for (;;) {
 				const startedAt = await limiter.acquire();
 				requests++;
-				const { waitMs, remaining } = take(clock.now());
+				const waitMs = bucket.take(clock.now());
 				if (waitMs === 0) {
+					const remaining = bucket.remaining();
 					await clock.sleep(latencyMs);
 					limiter.release(startedAt, 'accepted');
 					// As transport/index.ts decide() does with a RateLimit-Remaining header.

@@ -25,7 +25,6 @@ import {
 	provisionalRate,
 	skipAfterRateLimit,
 	QUOTA_USED_UP_CUT_FRACTION,
-	quotaCutRate,
 } from '../nodes/CloMan/transport/pacing';
 
 const ENDPOINT = 'http://127.0.0.1:9/api/v1/public/decide';
@@ -302,7 +301,7 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		// One sent since, two intervals later: cut by QUOTA_USED_UP_CUT_FRACTION, no pause, no 429 counted.
 		state.quotaUsedUp(1200, 1300 + 2 * (1000 / 14));
 		expect(QUOTA_USED_UP_CUT_FRACTION).toBe(0.1);
-		expect(state.ratePerSecond).toBeCloseTo(quotaCutRate(14), 9);
+		expect(state.ratePerSecond).toBeCloseTo(cutRate(14, QUOTA_USED_UP_CUT_FRACTION), 9);
 		expect(state.ratePerSecond).toBeCloseTo(12.6, 9);
 		expect([state.pausedUntil, state.stats.rateLimited, state.stats.cuts]).toEqual([0, 0, 1]);
 		// At once again: within the hold, no second cut.

@@ -17,7 +17,7 @@ import {
 	paceUsedUp,
 	GROWTH_STEP_INTERVALS,
 	provisionalRate,
-	quotaCutRate,
+	QUOTA_USED_UP_CUT_FRACTION,
 	skipAfterRateLimit,
 	SLOW_START_LIMIT,
 	slowStartLimit,
@@ -227,7 +227,7 @@ export class SharedRateState {
 			this.seenRateLimit = true;
 			this.setFirstPace(now);
 		} else if (cutsPace(startedAt, this.lastCutAt, now, this.ratePerSecond)) {
-			this.cut(quotaCutRate(this.ratePerSecond), now);
+			this.cut(cutRate(this.ratePerSecond, QUOTA_USED_UP_CUT_FRACTION), now);
 		}
 		this.notify();
 	}

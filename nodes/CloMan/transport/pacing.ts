@@ -102,14 +102,9 @@ export function paceUsedUp(slots: number, ratePerSecond: number, elapsedMs: numb
 	return slots >= (PACE_USED_FRACTION * ratePerSecond * elapsedMs) / 1000;
 }
 
-/** The pace after a 429 that may cut it. */
-export function cutRate(ratePerSecond: number): number {
-	return Math.max(MIN_RATE_PER_SECOND, ratePerSecond * (1 - CUT_FRACTION));
-}
-
-/** The pace after an answer said the quota is used up (QUOTA_USED_UP_CUT_FRACTION). */
-export function quotaCutRate(ratePerSecond: number): number {
-	return Math.max(MIN_RATE_PER_SECOND, ratePerSecond * (1 - QUOTA_USED_UP_CUT_FRACTION));
+/** The pace after a cut: by CUT_FRACTION for a 429, QUOTA_USED_UP_CUT_FRACTION for a "nothing left" header. */
+export function cutRate(ratePerSecond: number, fraction: number = CUT_FRACTION): number {
+	return Math.max(MIN_RATE_PER_SECOND, ratePerSecond * (1 - fraction));
 }
 
 /**
