@@ -3,10 +3,13 @@
 // rate-limit code (nodes/CloMan/transport/limiter.ts, imported, not copied), against one token
 // bucket, on a simulated clock (no real time passes, so W = 16 or 32 costs nothing).
 //
-//   node bench/sim.js [--senders 1,2,4,8,16,32] [--items 1000] [--seeds 3] [--headers]
+//   node bench/sim.js [--senders 1,2,4,8,16,32] [--items 1000] [--seeds 3] [--headers] [--told]
 //
-// --headers: the bucket's answers carry RateLimit-Remaining (as a server sending the IETF draft headers
-// would; CloMan documents none) and the senders use it as the node does.
+// --headers: the bucket's answers carry RateLimit-Limit / -Remaining / -Reset (as a server sending the
+// IETF draft headers would; CloMan documents none) and the senders use them as the node does.
+// --told: an experiment, not the node: whenever a sender finishes, each sender still running is told at
+// once and raises its pace by its share of the freed quota (× running + 1 / running). It measures what
+// the one fact no sender can see without headers (another one has finished) is worth.
 //
 // Each sender is what one queue-mode worker runs: a pool of Concurrency workers over its share of the
 // items; each item does what transport/index.ts decide() does with the limiter: acquire a slot, send,
@@ -20,6 +23,7 @@
 require('./ts-require.js');
 const path = require('node:path');
 const { RequestLimiter } = require(path.join(__dirname, '../nodes/CloMan/transport/limiter.ts'));
+const { parseQuota } = require(path.join(__dirname, '../nodes/CloMan/transport/retry.ts'));
 // The stand-in's own token bucket, run on the simulated clock (full at its 0).
 const { tokenBucket } = require('../test/standin/server.js');
 
@@ -72,7 +76,7 @@ function simClock() {
  * One scenario: `senders` senders split `items` items; returns per-sender end times (ms from the
  * first start), the ideal (items / perSecond), and the 429 share.
  */
-async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, latencyMs = 200, rateLimitAnswerMs = 6, startRateLimitAnswerMs = 20, concurrency = 16, startSpreadMs = 300, quotaHeaders = false, seed = 1 }) {
+async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, latencyMs = 200, rateLimitAnswerMs = 6, startRateLimitAnswerMs = 20, concurrency = 16, startSpreadMs = 300, quotaHeaders = false, told = false, seed = 1 }) {
 	const clock = simClock();
 	const random = prng(seed);
 	const bucket = tokenBucket({ perSecond, burst }, 0);
@@ -94,11 +98,12 @@ async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, lat
 				requests++;
 				const waitMs = bucket.take(clock.now());
 				if (waitMs === 0) {
-					const remaining = bucket.remaining();
+					// The stand-in's RateLimit-* headers, as the bucket is when the request is taken.
+					const headers = quotaHeaders ? bucket.headers() : undefined;
 					await clock.sleep(latencyMs);
 					limiter.release(startedAt, 'accepted');
-					// As transport/index.ts decide() does with a RateLimit-Remaining header.
-					if (quotaHeaders && remaining === 0) limiter.quotaUsedUp(startedAt);
+					// As transport/index.ts decide() does with them.
+					if (headers) limiter.quotaReport(startedAt, parseQuota(headers));
 					limiter.succeeded();
 					return;
 				}
@@ -120,6 +125,10 @@ async function simulate({ senders, items = 1000, perSecond = 20, burst = 20, lat
 		};
 		await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 		ends[index] = clock.now();
+		if (told) {
+			const running = limiters.filter((other, j) => other && ends[j] === undefined);
+			for (const other of running) if (other.shared.ratePerSecond !== undefined) other.shared.ratePerSecond *= (running.length + 1) / running.length;
+		}
 	};
 	const done = Promise.all(Array.from({ length: senders }, (_, i) => sender(i, i === senders - 1 ? items - per * (senders - 1) : per)));
 	await clock.run();
@@ -162,9 +171,10 @@ if (require.main === module) {
 	const items = Number(arg('--items', 1000));
 	const seeds = Number(arg('--seeds', 3));
 	const quotaHeaders = argv.includes('--headers');
+	const told = argv.includes('--told');
 	(async () => {
 		for (const w of senders) {
-			const [row] = await simulationRows({ senders: [w], items, seeds, quotaHeaders });
+			const [row] = await simulationRows({ senders: [w], items, seeds, quotaHeaders, told });
 			const each = row.runs.map((r) => `${r.slowest.toFixed(3)}/${(100 * r.share429).toFixed(1)}%`).join('  ');
 			if (argv.includes('--detail')) process.stdout.write(`  429s before a pace was known ${row.runs.map((r) => r.refusedUnpaced).join(',')} of ${row.runs.map((r) => r.refused).join(',')}; seed 1: first paces ${row.runs[0].firstPace.join(',')}; senders ended at ${row.runs[0].ends.join(',')} s\n`);
 			process.stdout.write(`W=${String(w).padStart(2)}  items ${items}  worst slowest/ideal ${row.slowest.toFixed(3)}  worst 429 share ${(100 * row.share429).toFixed(1)} %   [${each}]  paces ${row.runs[0].paces.join(',')}\n`);

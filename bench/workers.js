@@ -11,7 +11,7 @@
 //       node uses them when a server sends them).
 //   6s. bench/sim.js: the same RequestLimiter code in W = 1 … 32 simulated senders, simulated clock.
 //
-//   node bench/workers.js [--senders 1,2,4,8] [--header-senders 2,8]   (prints the rows; `npm run bench`
+//   node bench/workers.js [--senders 1,2,4,8] [--header-senders 2,4,8]   (prints the rows; `npm run bench`
 //   runs 6h for W = 2 and 8, this command only when asked; run.js writes them into RESULTS.md)
 const path = require('node:path');
 const { fork } = require('node:child_process');
@@ -82,22 +82,22 @@ async function measureWorkers(w, log, { headers = false } = {}) {
 	}
 }
 
-async function scenarioWorkers({ log, load, senders = [1, 2, 4, 8], headerSenders = [2, 8] }) {
+async function scenarioWorkers({ log, load, senders = [1, 2, 4, 8], headerSenders = [2, 4, 8] }) {
 	log(`6. W processes on one key: 1000 items split over W = ${senders.join(', ')} separate processes, ${S6.perSecond} requests/s (429 + Retry-After), ${S6.latencyMs} ms latency, concurrency ${S6.concurrency} each (load ${load()})`);
 	const rows = [];
 	for (const w of senders) {
 		rows.push({ ...(await measureWorkers(w, log)), load: load() });
 	}
-	if (headerSenders.length) log(`6h. the same with RateLimit-Remaining headers on every answer (CloMan documents none; used when present): W = ${headerSenders.join(', ')}`);
+	if (headerSenders.length) log(`6h. the same with RateLimit-Limit / -Remaining / -Reset on every answer (CloMan documents none; used when present): W = ${headerSenders.join(', ')}`);
 	for (const w of headerSenders) {
 		rows.push({ ...(await measureWorkers(w, log, { headers: true })), load: load() });
 	}
-	log(`6s. simulation (bench/sim.js): the same limiter code, W = ${SIM_SENDERS.join(', ')} senders, simulated clock, 3 seeds each, without and with RateLimit headers`);
+	log(`6s. simulation (bench/sim.js): the same limiter code, W = ${SIM_SENDERS.join(', ')} senders, simulated clock, 3 seeds each: without and with RateLimit headers, and (an experiment, not the node) each sender told at once when another one finishes`);
 	const sim = [];
-	for (const quotaHeaders of [false, true]) {
-		for (const r of await simulationRows({ senders: SIM_SENDERS, seeds: 3, quotaHeaders })) {
-			sim.push({ ...r, headers: quotaHeaders });
-			log(`   W=${r.senders}${quotaHeaders ? ' (headers)' : ''}: worst slowest sender ${r.slowest.toFixed(3)} × ideal; worst 429 share ${(100 * r.share429).toFixed(1)} %`);
+	for (const [quotaHeaders, told] of [[false, false], [true, false], [false, true]]) {
+		for (const r of await simulationRows({ senders: SIM_SENDERS, seeds: 3, quotaHeaders, told })) {
+			sim.push({ ...r, headers: quotaHeaders, told });
+			log(`   W=${r.senders}${quotaHeaders ? ' (headers)' : told ? ' (told)' : ''}: worst slowest sender ${r.slowest.toFixed(3)} × ideal; worst 429 share ${(100 * r.share429).toFixed(1)} %`);
 		}
 	}
 	return { rows, sim };
@@ -117,7 +117,7 @@ function workersRows(s6, f, mark) {
 		return `| ${r.headers ? '6h' : '6'} | ${r.w} separate process${r.w === 1 ? '' : 'es'} × ${S6.count / r.w} items on one key, ${S6.perSecond} req/s (429 + Retry-After${r.headers ? '; every answer with RateLimit-Remaining' : ''}), ${S6.latencyMs} ms latency, concurrency ${S6.concurrency}, On Error: Continue (using error output); load ${r.load} | items failed; slowest process wall / 50 s; 429s / all requests | **${r.failed} failed**; **${f(r.slowest, 3)}** (each ${r.ratios.map((x) => f(x, 3)).join(' / ')}; first start to last end ${f(r.spanRatio, 3)}); **${pct(r.share429)}** (${r.refused} of ${r.requests}) | ${target} | ${met} |`;
 	});
 	for (const r of s6.sim) {
-		rows.push(`| 6s | simulation (bench/sim.js), ${r.senders} sender${r.senders === 1 ? '' : 's'}, same limiter code, simulated clock${r.headers ? ', RateLimit-Remaining headers' : ''} | worst of 3 seeds: slowest sender / ideal; 429s / all requests | ${f(r.slowest, 3)}; ${pct(r.share429)} | | |`);
+		rows.push(`| 6s | simulation (bench/sim.js), ${r.senders} sender${r.senders === 1 ? '' : 's'}, same limiter code, simulated clock${r.headers ? ', RateLimit headers' : ''}${r.told ? ', each sender told when another finishes (experiment: the fact no sender sees without headers)' : ''} | worst of 3 seeds: slowest sender / ideal; 429s / all requests | ${f(r.slowest, 3)}; ${pct(r.share429)} | | |`);
 	}
 	return rows;
 }
@@ -126,12 +126,12 @@ function workersJson(s6, r3) {
 	if (!s6) return {};
 	return {
 		workers: s6.rows.map((r) => ({ w: r.w, headers: r.headers, failed: r.failed, slowest: r3(r.slowest), share_429: r3(r.share429), load: r.load })),
-		simulation: s6.sim.map((r) => ({ w: r.senders, headers: r.headers, slowest: r3(r.slowest), share_429: r3(r.share429) })),
+		simulation: s6.sim.map((r) => ({ w: r.senders, headers: r.headers, told: r.told, slowest: r3(r.slowest), share_429: r3(r.share429) })),
 	};
 }
 
 const WORKERS_METHOD =
-	'- Scenario 6 (issue 18): `bench/workers.js`. W fresh processes (`bench/scenario.js` kind `node`, each like one queue-mode worker: its own limiter state, nothing shared) load the package, report ready, and start their share of the 1,000 items (distinct ids) on the same message; the stand-in (own process, bucket refilled after loading) limits the one key to 20 requests/s (token bucket of 20, 429 + `Retry-After` in whole seconds). Each process\'s figure is its own wall from its start; "first start to last end" spans all of them. Scenario 6h: the same with the stand-in\'s `rateLimit.headers` on (RateLimit-Limit / -Remaining / -Reset on every answer). Scenario 6s: `bench/sim.js` runs the same `RequestLimiter` (imported from nodes/CloMan/transport/limiter.ts) in W simulated senders (pool of 16 each, 200 ms latency, a 429 heard ~20 ms after it was sent in a sender\'s first 1.5 s and ~6 ms later on, ± 50 %, as measured in the W = 8 processes; starts spread over 0.3 s) against one token bucket on a simulated clock; worst of 3 seeds, without and with RateLimit-Remaining.';
+	'- Scenario 6 (issue 18): `bench/workers.js`. W fresh processes (`bench/scenario.js` kind `node`, each like one queue-mode worker: its own limiter state, nothing shared) load the package, report ready, and start their share of the 1,000 items (distinct ids) on the same message; the stand-in (own process, bucket refilled after loading) limits the one key to 20 requests/s (token bucket of 20, 429 + `Retry-After` in whole seconds). Each process\'s figure is its own wall from its start; "first start to last end" spans all of them. Scenario 6h: the same with the stand-in\'s `rateLimit.headers` on (RateLimit-Limit / -Remaining / -Reset on every answer). Scenario 6s: `bench/sim.js` runs the same `RequestLimiter` (imported from nodes/CloMan/transport/limiter.ts) in W simulated senders (pool of 16 each, 200 ms latency, a 429 heard ~20 ms after it was sent in a sender\'s first 1.5 s and ~6 ms later on, ± 50 %, as measured in the W = 8 processes; starts spread over 0.3 s) against one token bucket on a simulated clock; worst of 3 seeds, without and with RateLimit headers, and with each sender told at once when another finishes (`--told`: an experiment measuring what that one fact, which no process sees without headers, is worth).';
 
 module.exports = { scenarioWorkers, workersRows, workersJson, WORKERS_METHOD };
 

@@ -25,6 +25,9 @@ import {
 	provisionalRate,
 	skipAfterRateLimit,
 	QUOTA_USED_UP_CUT_FRACTION,
+	QUOTA_LEFT_FRACTION,
+	QUOTA_LEFT_GROWTH,
+	quotaLeftOver,
 } from '../nodes/CloMan/transport/pacing';
 
 const ENDPOINT = 'http://127.0.0.1:9/api/v1/public/decide';
@@ -312,6 +315,49 @@ describe('pacing learned from 429s (SharedRateState, explicit clock)', () => {
 		const own = rateLimit(state, at, 1000, 0);
 		expect(own).toBe(1000);
 		expect(state.pausedUntil).toBeLessThan(at + 1 + 1000);
+	});
+
+	test('an answer saying half or more of the quota is left grows the pace while the pace holds requests back, and only then', () => {
+		expect([quotaLeftOver(undefined), quotaLeftOver(0.49), quotaLeftOver(QUOTA_LEFT_FRACTION), quotaLeftOver(1)]).toEqual([false, false, true, true]);
+		const state = new SharedRateState(0);
+		// No pace yet (slow start): nothing to grow.
+		accept(state, 0, 20, 50);
+		state.quotaLeft(990);
+		expect(state.ratePerSecond).toBeUndefined();
+		rateLimit(state, 999); // pace 14, pause until 2000
+		// The pace delays the next start (the slot after the pause is taken at once, the next one waits):
+		state.reserve(2000);
+		state.reserve(2001);
+		state.quotaLeft(2002);
+		expect(state.ratePerSecond).toBeCloseTo(14 * (1 + QUOTA_LEFT_GROWTH), 9);
+		expect([state.pausedUntil, state.stats.cuts, state.stats.rateLimited]).toEqual([2000, 0, 1]);
+		// What is left would not last at the grown pace until the reset (a window that just began): no growth.
+		state.quotaLeft(2003, 14 * (1 + QUOTA_LEFT_GROWTH) ** 2 - 0.01);
+		expect(state.ratePerSecond).toBeCloseTo(14 * (1 + QUOTA_LEFT_GROWTH), 9);
+		state.quotaLeft(2004, 14 * (1 + QUOTA_LEFT_GROWTH) ** 2);
+		expect(state.ratePerSecond).toBeCloseTo(14 * (1 + QUOTA_LEFT_GROWTH) ** 2, 9);
+		// Long after the last start (the pace held nothing back: the run had no items to send): no growth.
+		state.quotaLeft(60_000);
+		expect(state.ratePerSecond).toBeCloseTo(14 * (1 + QUOTA_LEFT_GROWTH) ** 2, 9);
+	});
+
+	test('RequestLimiter.quotaReport: nothing left slows the pace, half or more left grows it, anything between changes nothing', () => {
+		let clock = 0;
+		const limiter = new RequestLimiter({ concurrency: 4, maxRequestsPerMinute: 0, now: () => clock, random: () => 0.5 });
+		const state = limiter.shared;
+		accept(state, 0, 20, 50);
+		clock = 1000;
+		limiter.quotaReport(950, { remaining: 0, fractionLeft: 0 });
+		expect(state.ratePerSecond).toBeCloseTo(provisionalRate(20, 1000), 9);
+		state.reserve(1000);
+		state.reserve(1001);
+		clock = 1002;
+		limiter.quotaReport(1000, { remaining: 6, fractionLeft: 0.3 });
+		limiter.quotaReport(1000, { remaining: 6 }); // no limit named: no share known
+		expect(state.ratePerSecond).toBeCloseTo(14, 9);
+		limiter.quotaReport(1000, { remaining: 12, fractionLeft: 0.6 });
+		expect(state.ratePerSecond).toBeCloseTo(14 * (1 + QUOTA_LEFT_GROWTH), 9);
+		expect(state.stats.rateLimited).toBe(0);
 	});
 
 	test('a process that got nothing through before its first 429 starts at the lowest first pace', () => {

@@ -140,6 +140,49 @@ describe('rate-limit headers, when a server sends them (CloMan documents none)',
 	});
 });
 
+/**
+ * Another process on the same key (not the node: a plain client in this test, ignoring its 429s) sends
+ * ~40 requests/s for `forMs`, then stops.
+ */
+async function otherProcess(standin: RecordingStandin, from: number, forMs: number): Promise<void> {
+	for (let n = 0; Date.now() - from < forMs; n++) {
+		void fetch(`${standin.url}/api/v1/public/decide`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json', 'x-api-key': GOOD_KEY },
+			body: JSON.stringify({ context: 'Another worker', data: { id: `other-${n}` } }),
+		})
+			.then(async (answer) => await answer.arrayBuffer())
+			.catch(() => undefined);
+		await new Promise((resolve) => setTimeout(resolve, 25));
+	}
+}
+
+describe('quota another process stopped using (rate-limit headers, when a server sends them)', () => {
+	test('answers saying half the quota or more is left let the run take it up within a second or two; without the headers it takes many seconds', async () => {
+		const rateLimit = { perSecond: 20, burst: 20 };
+		const measure = async (headers: boolean, prefix: string) => {
+			const standin = await start({ latencyMs: 50, rateLimit: { ...rateLimit, headers } });
+			const from = Date.now();
+			const other = otherProcess(standin, from, 3000);
+			const result = await run(standin, prefix, 130, { concurrency: 16 });
+			await other;
+			expect(tally(result, 130)).toEqual({ decided: 130, failed: [] });
+			const accepted = standin.requests
+				.filter((request) => String(request.body?.data?.id ?? '').startsWith(`${prefix}-`) && request.status === 200)
+				.map((request) => request.at - from);
+			// Answers the node got in the 4 s from 1 s after the other process stopped (the key's quota: 80, and
+			// what the bucket saved, up to 20, while the node was still slow).
+			return accepted.filter((at) => at >= 4000 && at < 8000).length;
+		};
+		const withHeaders = await measure(true, 'hq');
+		const without = await measure(false, 'pq');
+		// eslint-disable-next-line no-console
+		console.log(`quota freed at 3 s: the node's accepted requests 4-8 s: ${withHeaders} with rate-limit headers, ${without} without (80 = the key's quota)`);
+		expect(withHeaders).toBeGreaterThanOrEqual(56);
+		expect(withHeaders).toBeGreaterThan(2 * without);
+	}, 60_000);
+});
+
 describe('429 waits are not failures', () => {
 	test('Max Retries 0: three 429s with Retry-After, then the decision', async () => {
 		const standin = await start({

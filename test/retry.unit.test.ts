@@ -6,7 +6,7 @@ import {
 	decideRetry,
 	isRetryableNetworkCode,
 	isRetryableStatus,
-	parseQuotaRemaining,
+	parseQuota,
 	parseRetryAfter,
 } from '../nodes/CloMan/transport/retry';
 import {
@@ -366,5 +366,36 @@ describe('rate-limit headers (used when a server sends them; CloMan documents no
 		[{ 'ratelimit-remaining': '' }, undefined],
 		[{ ratelimit: 'limit=20' }, undefined],
 		[{ 'ratelimit-limit': '20', 'ratelimit-reset': '1' }, undefined],
-	])('%p → %p', (headers, remaining) => expect(parseQuotaRemaining(headers as Record<string, unknown>)).toBe(remaining));
+	])('%p → %p', (headers, remaining) => expect(parseQuota(headers as Record<string, unknown>).remaining).toBe(remaining));
+
+	test.each([
+		[{ 'ratelimit-remaining': '7' }, undefined], // no limit named: no share
+		[{ 'ratelimit-limit': '20', 'ratelimit-remaining': '10' }, 0.5],
+		[{ 'x-ratelimit-limit': '40', 'x-ratelimit-remaining': '10' }, 0.25],
+		[{ 'ratelimit-limit': '10, 10;w=1, 1000;w=3600', 'ratelimit-remaining': '9' }, 0.9], // draft 03: the first limit is the one in force
+		[{ 'ratelimit-limit': '20, 1000', 'ratelimit-remaining': '18, 100' }, 0.1], // pairs in order, the lowest share
+		[{ 'ratelimit-limit': '0', 'ratelimit-remaining': '0' }, undefined],
+		[{ ratelimit: 'limit=20, remaining=15, reset=1' }, 0.75],
+		[{ ratelimit: '"burst";r=15;t=1, "daily";r=100;t=3600', 'ratelimit-policy': '"burst";q=20;w=1, "daily";q=1000;w=86400' }, 0.1],
+		[{ ratelimit: '"burst";r=15;t=1', 'ratelimit-policy': '"daily";q=1000;w=86400' }, undefined], // no policy of that name
+		[{ ratelimit: '"burst";r=15;t=1' }, undefined],
+	])('%p: share left %p', (headers, fractionLeft) => {
+		const report = parseQuota(headers as Record<string, unknown>);
+		if (fractionLeft === undefined) expect(report.fractionLeft).toBeUndefined();
+		else expect(report.fractionLeft).toBeCloseTo(fractionLeft, 9);
+	});
+
+	test.each([
+		[{ 'ratelimit-limit': '20', 'ratelimit-remaining': '10' }, undefined], // no reset named
+		[{ 'ratelimit-limit': '20', 'ratelimit-remaining': '10', 'ratelimit-reset': '2' }, 5], // 10 left for 2 s
+		[{ 'ratelimit-limit': '20', 'ratelimit-remaining': '20', 'ratelimit-reset': '0' }, Number.POSITIVE_INFINITY],
+		[{ 'ratelimit-limit': '20', 'ratelimit-remaining': '12', 'ratelimit-reset': '1' }, Number.POSITIVE_INFINITY], // within a second: says nothing
+		[{ 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '4000', 'x-ratelimit-reset': String(1_800_000_000 + 2000) }, 2], // a Unix time: 2,000 s from now
+		[{ ratelimit: 'limit=100, remaining=60, reset=30' }, 2],
+		[{ ratelimit: '"burst";r=15;t=1, "daily";r=900;t=3600' }, 0.25],
+	])('%p: sustains %p requests/s until the reset', (headers, perSecond) => {
+		const report = parseQuota(headers as Record<string, unknown>, 1_800_000_000 * 1000);
+		if (perSecond === undefined) expect(report.sustainablePerSecond).toBeUndefined();
+		else expect(report.sustainablePerSecond).toBeCloseTo(perSecond, 9);
+	});
 });

@@ -4,7 +4,7 @@ import type { CloManFailure } from './errors';
 import { envelopeOf, failureFromResponse, invalidResponseFailure, isObject, networkFailure, redact } from './errors';
 import type { RequestLimiter } from './limiter';
 import { CancelledError, wait } from './limiter';
-import { decideRetry, isRetryableNetworkCode, isRetryableStatus, parseQuotaRemaining, parseRetryAfter } from './retry';
+import { decideRetry, isRetryableNetworkCode, isRetryableStatus, parseQuota, parseRetryAfter } from './retry';
 
 export const CREDENTIAL_TYPE = 'cloManApi';
 export const DECIDE_PATH = '/api/v1/public/decide';
@@ -176,10 +176,9 @@ export async function decide(
 			startedAt,
 			answer === undefined ? 'no-answer' : answer.statusCode === 429 ? 'rate-limited' : 'accepted',
 		);
-		// Rate-limit headers, if the server sends them: "nothing left" slows the pace before a 429 comes.
-		if (answer !== undefined && answer.statusCode !== 429 && parseQuotaRemaining(answer.headers ?? {}) === 0) {
-			limiter.quotaUsedUp(startedAt);
-		}
+		// Rate-limit headers, if the server sends them: "nothing left" slows the pace before a 429 comes,
+		// "half or more left" lets it grow into quota nobody uses.
+		if (answer !== undefined && answer.statusCode !== 429) limiter.quotaReport(startedAt, parseQuota(answer.headers ?? {}));
 		if (signal?.aborted) throw new CancelledError();
 
 		let failure: CloManFailure;

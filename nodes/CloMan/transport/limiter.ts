@@ -17,12 +17,15 @@ import {
 	paceUsedUp,
 	GROWTH_STEP_INTERVALS,
 	provisionalRate,
+	QUOTA_LEFT_GROWTH,
 	QUOTA_USED_UP_CUT_FRACTION,
+	quotaLeftOver,
 	skipAfterRateLimit,
 	SLOW_START_LIMIT,
 	slowStartLimit,
 	slowStartSpacing,
 } from './pacing';
+import type { QuotaReport } from './retry';
 
 /** Most requests in flight at once, whatever the user asks. */
 export const MAX_CONCURRENCY = 64;
@@ -230,6 +233,20 @@ export class SharedRateState {
 			this.cut(cutRate(this.ratePerSecond, QUOTA_USED_UP_CUT_FRACTION), now);
 		}
 		this.notify();
+	}
+
+	/**
+	 * An answer's rate-limit header said a good share of the key's quota is left (quotaLeftOver): while the
+	 * pace is what holds requests back, it grows by QUOTA_LEFT_GROWTH, unless what is left would not last at
+	 * the grown pace until the quota resets (`sustainablePerSecond`, when the header names the reset: a
+	 * window that just began is half full however many share it). A process whose pace was learned while
+	 * other processes shared the key takes up what they stopped using within a few answers.
+	 */
+	quotaLeft(now: number, sustainablePerSecond?: number): void {
+		this.lastUsed = now;
+		if (this.ratePerSecond === undefined || !paceHolding(now, this.paceHeldAt, this.ratePerSecond)) return;
+		const grown = this.ratePerSecond * (1 + QUOTA_LEFT_GROWTH);
+		if (sustainablePerSecond === undefined || sustainablePerSecond >= grown) this.ratePerSecond = grown;
 	}
 
 	/** The first pace, from what was accepted since the first request. */
@@ -455,9 +472,13 @@ export class RequestLimiter {
 		this.shared.succeeded();
 	}
 
-	/** The answer to the request started at `startedAt` said nothing is left of the quota (rate-limit header). */
-	quotaUsedUp(startedAt: number): void {
-		this.shared.quotaUsedUp(startedAt, this.now());
+	/**
+	 * What the rate-limit headers of the answer to the request started at `startedAt` said (parseQuota):
+	 * nothing left slows the pace before a 429 comes, a good share left lets it grow (see pacing.ts).
+	 */
+	quotaReport(startedAt: number, report: QuotaReport): void {
+		if (report.remaining === 0) this.shared.quotaUsedUp(startedAt, this.now());
+		else if (quotaLeftOver(report.fractionLeft)) this.shared.quotaLeft(this.now(), report.sustainablePerSecond);
 	}
 
 	/** A 429 for the request started at `startedAt`: every run on the credential waits `delayMs` from now. */

@@ -29,7 +29,10 @@
  * - Rate-limit headers, when a server sends them (CloMan documents none): an answer saying nothing is left
  *   of the quota is taken as a 429 to come — it sets the first pace, or cuts the pace by the smaller
  *   QUOTA_USED_UP_CUT_FRACTION under the same rule — so processes sharing a key slow down before they
- *   overdraw it. Without such headers nothing changes.
+ *   overdraw it; an answer saying at least QUOTA_LEFT_FRACTION of it is left, while the pace holds
+ *   requests back, grows the pace by QUOTA_LEFT_GROWTH — quota another process stopped using is taken up
+ *   at once instead of after seconds without a 429 (without the headers, that absence is all a process
+ *   learns of it). Without such headers nothing changes.
  * - Request starts are spaced by the pace with ±PACE_JITTER: evenly spaced requests of a large pace
  *   would take each token as it comes and leave the 429s to a smaller one; jittered, every process
  *   meets 429s in proportion to its requests.
@@ -65,6 +68,13 @@ export const CUT_HOLD_INTERVALS = 2;
  * it comes before the quota is overdrawn, on many answers of a key used to its limit.
  */
 export const QUOTA_USED_UP_CUT_FRACTION = 0.1;
+/**
+ * An answer whose rate-limit headers say at least this share of the quota is left (the key has room that
+ * nobody uses: in a key used to its limit the bucket stays near empty)…
+ */
+export const QUOTA_LEFT_FRACTION = 0.5;
+/** …grows the pace by this fraction, while the pace holds requests back and what is left lasts at the grown pace until the quota resets (when the reset is named). */
+export const QUOTA_LEFT_GROWTH = 0.15;
 /** After such a 429 the other requests skip 1 to 1 + SKIP_JITTER intervals of the new pace (jittered, so processes do not come back in step). */
 export const SKIP_JITTER = 3;
 /** While the pace holds requests back, each accepted answer grows it by this fraction just after a cut… */
@@ -119,6 +129,11 @@ export function cutsPace(startedAt: number, lastCutAt: number, now: number, rate
 /** How long the other requests hold back after a 429 once a pace is known: a jittered slot or two, never more than the Retry-After. */
 export function skipAfterRateLimit(ratePerSecond: number, retryAfterMs: number, random: number): number {
 	return Math.min(retryAfterMs, intervalForRate(ratePerSecond) * (1 + SKIP_JITTER * random));
+}
+
+/** Whether rate-limit headers saying `fractionLeft` of the quota is left show room nobody uses (QUOTA_LEFT_FRACTION). */
+export function quotaLeftOver(fractionLeft: number | undefined): boolean {
+	return fractionLeft !== undefined && fractionLeft >= QUOTA_LEFT_FRACTION;
 }
 
 /** The growth per second of a pace last cut `sinceCutMs` ago (see GROWTH_DOUBLING_MS). */

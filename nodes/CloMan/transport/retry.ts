@@ -58,23 +58,65 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
 	return Math.max(0, at - nowMs);
 }
 
+/** What an answer's rate-limit headers say of the key's quota (see parseQuota). */
+export interface QuotaReport {
+	/** The lowest number of requests left over the policies named. */
+	remaining?: number;
+	/** The lowest share of a policy's quota left (remaining / limit), for the policies whose limit is named too. */
+	fractionLeft?: number;
+	/** The lowest rate, in requests per second, that what is left of a policy sustains until it resets (remaining / seconds to reset; unbounded for a reset within a second), for the policies whose reset is named. */
+	sustainablePerSecond?: number;
+}
+
 /**
- * What an answer's rate-limit headers say is left of the key's quota, if it sends any: the lowest of
- * `RateLimit-Remaining` / `X-RateLimit-Remaining` (an integer, or a list of them, one per policy) and the
- * `remaining=` / `r=` parameters of an IETF `RateLimit` header (`limit=20, remaining=0, reset=1` or
- * `"default";r=0;t=1`). Undefined when there is none or none is readable: CloMan documents no such
- * headers, so the node uses them when present and never needs them.
+ * What an answer's rate-limit headers say is left of the key's quota, if it sends any. CloMan documents
+ * no such headers, so the node uses them when present and never needs them. Read:
+ * - `RateLimit-Remaining` / `X-RateLimit-Remaining` (an integer, or a list, one per policy) with
+ *   `RateLimit-Limit` / `X-RateLimit-Limit` and `RateLimit-Reset` / `X-RateLimit-Reset` in the same order
+ *   (`10, 10;w=1` names the window after `;`; a reset over 10^9 is a Unix time, else seconds from now);
+ * - an IETF `RateLimit` header: `limit=20, remaining=0, reset=1` (drafts 03–07), or
+ *   `"burst";r=0;t=1, "daily";r=900;t=3600` (08+) with the limits in `RateLimit-Policy: "burst";q=20;w=1`.
+ * Each figure is the lowest over the policies that name it (see QuotaReport); unreadable values are
+ * skipped; all undefined when nothing is readable. `nowMs` reads Unix-time resets.
  */
-export function parseQuotaRemaining(headers: Record<string, unknown>): number | undefined {
-	const found: number[] = [];
+export function parseQuota(headers: Record<string, unknown>, nowMs: number = Date.now()): QuotaReport {
 	const text = (value: unknown): string => (Array.isArray(value) ? value.join(',') : typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '');
-	for (const name of ['ratelimit-remaining', 'x-ratelimit-remaining']) {
-		for (const part of text(headers[name]).split(',')) {
-			if (/^\s*\d+\s*$/.test(part)) found.push(Number(part));
+	const integers = (value: unknown, leading: boolean): Array<number | undefined> =>
+		text(value)
+			.split(',')
+			.map((part) => (leading ? /^\s*(\d+)\s*(?:;|$)/ : /^\s*(\d+)\s*$/).exec(part))
+			.map((match) => (match ? Number(match[1]) : undefined));
+	const remaining: number[] = [];
+	const fractions: number[] = [];
+	const sustainable: number[] = [];
+	const policy = (left: number | undefined, limit: number | undefined, resetSeconds: number | undefined) => {
+		if (left === undefined) return;
+		remaining.push(left);
+		if (limit !== undefined && limit > 0) fractions.push(left / limit);
+		if (resetSeconds !== undefined) {
+			const seconds = resetSeconds > 1e9 ? resetSeconds - nowMs / 1000 : resetSeconds;
+			// Within a second (whole seconds, rounded up) it says nothing: a bucket refilling continuously reads 1.
+			sustainable.push(seconds > 1 ? left / seconds : Number.POSITIVE_INFINITY);
 		}
+	};
+	for (const prefix of ['', 'x-']) {
+		const limits = integers(headers[`${prefix}ratelimit-limit`], true);
+		const resets = integers(headers[`${prefix}ratelimit-reset`], true);
+		integers(headers[`${prefix}ratelimit-remaining`], false).forEach((left, index) => policy(left, limits[index], resets[index]));
 	}
-	for (const match of text(headers.ratelimit).matchAll(/(?:^|[\s,;])(?:remaining|r)\s*=\s*(\d+)/gi)) found.push(Number(match[1]));
-	return found.length ? Math.min(...found) : undefined;
+	const policies = new Map<string, number>();
+	for (const match of text(headers['ratelimit-policy']).matchAll(/"([^"]*)"[^,]*?;\s*q\s*=\s*(\d+)/g)) policies.set(match[1], Number(match[2]));
+	const parameter = (item: string, names: string) => {
+		const match = new RegExp(`(?:^|[\\s,;])(?:${names})\\s*=\\s*(\\d+)`, 'i').exec(item);
+		return match ? Number(match[1]) : undefined;
+	};
+	for (const item of text(headers.ratelimit).split(/,(?=\s*")/)) {
+		const name = /^\s*"([^"]*)"/.exec(item)?.[1];
+		const limit = name !== undefined ? policies.get(name) : parameter(item, 'limit');
+		policy(parameter(item, 'remaining|r'), limit, parameter(item, 'reset|t'));
+	}
+	const lowest = (values: number[]) => (values.length ? Math.min(...values) : undefined);
+	return { remaining: lowest(remaining), fractionLeft: lowest(fractions), sustainablePerSecond: lowest(sustainable) };
 }
 
 /** Exponential backoff with full jitter for retry number `retry` (1 = first retry). */
