@@ -7,12 +7,12 @@
 //       one stand-in process that allows the key 20 requests/s (token bucket of 20, 429 +
 //       Retry-After in whole seconds), 200 ms latency, Concurrency 16, On Error "Continue (using error
 //       output)": items failed, each process's wall / (1000 / 20 s), 429s / all requests.
-//   6h. W = 2 and 8 again with RateLimit-Remaining headers on every answer (CloMan documents none; the
-//       node uses them when a server sends them).
+//   6h. W = 2, 4 and 8 again with RateLimit-Limit / -Remaining / -Reset on every answer (CloMan documents
+//       none; the node uses them when a server sends them).
 //   6s. bench/sim.js: the same RequestLimiter code in W = 1 … 32 simulated senders, simulated clock.
 //
 //   node bench/workers.js [--senders 1,2,4,8] [--header-senders 2,4,8]   (prints the rows; `npm run bench`
-//   runs 6h for W = 2 and 8, this command only when asked; run.js writes them into RESULTS.md)
+//   runs 6h for W = 2, 4 and 8, this command only when asked; run.js writes them into RESULTS.md)
 const path = require('node:path');
 const { fork } = require('node:child_process');
 
@@ -114,7 +114,7 @@ function workersRows(s6, f, mark) {
 	const rows = s6.rows.map((r) => {
 		const target = r.w === 1 || r.headers ? '(context)' : `0 failed, ≤ ${targetFor(r.w)}, ≤ ${pct(S6.target429Share)}`;
 		const met = r.w === 1 || r.headers ? '' : mark(r.failed === 0 && r.slowest <= targetFor(r.w) && r.share429 <= S6.target429Share);
-		return `| ${r.headers ? '6h' : '6'} | ${r.w} separate process${r.w === 1 ? '' : 'es'} × ${S6.count / r.w} items on one key, ${S6.perSecond} req/s (429 + Retry-After${r.headers ? '; every answer with RateLimit-Remaining' : ''}), ${S6.latencyMs} ms latency, concurrency ${S6.concurrency}, On Error: Continue (using error output); load ${r.load} | items failed; slowest process wall / 50 s; 429s / all requests | **${r.failed} failed**; **${f(r.slowest, 3)}** (each ${r.ratios.map((x) => f(x, 3)).join(' / ')}; first start to last end ${f(r.spanRatio, 3)}); **${pct(r.share429)}** (${r.refused} of ${r.requests}) | ${target} | ${met} |`;
+		return `| ${r.headers ? '6h' : '6'} | ${r.w} separate process${r.w === 1 ? '' : 'es'} × ${S6.count / r.w} items on one key, ${S6.perSecond} req/s (429 + Retry-After${r.headers ? '; every answer with RateLimit-Limit / -Remaining / -Reset' : ''}), ${S6.latencyMs} ms latency, concurrency ${S6.concurrency}, On Error: Continue (using error output); load ${r.load} | items failed; slowest process wall / 50 s; 429s / all requests | **${r.failed} failed**; **${f(r.slowest, 3)}** (each ${r.ratios.map((x) => f(x, 3)).join(' / ')}; first start to last end ${f(r.spanRatio, 3)}); **${pct(r.share429)}** (${r.refused} of ${r.requests}) | ${target} | ${met} |`;
 	});
 	for (const r of s6.sim) {
 		rows.push(`| 6s | simulation (bench/sim.js), ${r.senders} sender${r.senders === 1 ? '' : 's'}, same limiter code, simulated clock${r.headers ? ', RateLimit headers' : ''}${r.told ? ', each sender told when another finishes (experiment: the fact no sender sees without headers)' : ''} | worst of 3 seeds: slowest sender / ideal; 429s / all requests | ${f(r.slowest, 3)}; ${pct(r.share429)} | | |`);

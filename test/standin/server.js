@@ -178,14 +178,13 @@ function retryAfter(ms, form, now) {
 /**
  * The per-key token bucket (also bench/sim.js's, on its simulated clock: `startAt` is that clock's 0).
  * @param {RateLimit} rl @param {number} [startAt] when the bucket is full (default now)
- * @returns {{ take: (now: number) => number, remaining: () => number, refill: () => void, headers: () => Record<string, string> }} take returns 0 when a token was taken, else the ms until one is available; remaining: whole tokens left
+ * @returns {{ take: (now: number) => number, refill: () => void, headers: () => Record<string, string> }} take returns 0 when a token was taken, else the ms until one is available
  */
 function tokenBucket(rl, startAt = Date.now()) {
   if (!(rl.perSecond > 0)) throw new TypeError('rateLimit.perSecond must be > 0');
   const capacity = rl.burst ?? Math.max(1, rl.perSecond);
   let tokens = capacity;
   let last = startAt;
-  const remaining = () => Math.max(0, Math.floor(tokens + 1e-9));
   return {
     take(now) {
       tokens = Math.min(capacity, tokens + ((now - last) / 1000) * rl.perSecond);
@@ -196,12 +195,11 @@ function tokenBucket(rl, startAt = Date.now()) {
       }
       return ((1 - tokens) / rl.perSecond) * 1000;
     },
-    remaining,
     /** @returns {Record<string, string>} the IETF draft rate-limit headers for the bucket as it is now */
     headers() {
       return {
         'ratelimit-limit': String(capacity),
-        'ratelimit-remaining': String(remaining()),
+        'ratelimit-remaining': String(Math.max(0, Math.floor(tokens + 1e-9))),
         'ratelimit-reset': String(Math.ceil((capacity - tokens) / rl.perSecond - 1e-9)),
       };
     },

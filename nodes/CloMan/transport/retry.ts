@@ -58,6 +58,11 @@ export function parseRetryAfter(value: unknown, nowMs: number): number | undefin
 	return Math.max(0, at - nowMs);
 }
 
+/** Parameters of an IETF `RateLimit` header item (drafts 03–07 name them in full, 08+ by letter). */
+const LIMIT_PARAMETER = /(?:^|[\s,;])limit\s*=\s*(\d+)/i;
+const REMAINING_PARAMETER = /(?:^|[\s,;])(?:remaining|r)\s*=\s*(\d+)/i;
+const RESET_PARAMETER = /(?:^|[\s,;])(?:reset|t)\s*=\s*(\d+)/i;
+
 /** What an answer's rate-limit headers say of the key's quota (see parseQuota). */
 export interface QuotaReport {
 	/** The lowest number of requests left over the policies named. */
@@ -106,14 +111,14 @@ export function parseQuota(headers: Record<string, unknown>, nowMs: number = Dat
 	}
 	const policies = new Map<string, number>();
 	for (const match of text(headers['ratelimit-policy']).matchAll(/"([^"]*)"[^,]*?;\s*q\s*=\s*(\d+)/g)) policies.set(match[1], Number(match[2]));
-	const parameter = (item: string, names: string) => {
-		const match = new RegExp(`(?:^|[\\s,;])(?:${names})\\s*=\\s*(\\d+)`, 'i').exec(item);
+	const parameter = (item: string, pattern: RegExp) => {
+		const match = pattern.exec(item);
 		return match ? Number(match[1]) : undefined;
 	};
 	for (const item of text(headers.ratelimit).split(/,(?=\s*")/)) {
 		const name = /^\s*"([^"]*)"/.exec(item)?.[1];
-		const limit = name !== undefined ? policies.get(name) : parameter(item, 'limit');
-		policy(parameter(item, 'remaining|r'), limit, parameter(item, 'reset|t'));
+		const limit = name !== undefined ? policies.get(name) : parameter(item, LIMIT_PARAMETER);
+		policy(parameter(item, REMAINING_PARAMETER), limit, parameter(item, RESET_PARAMETER));
 	}
 	const lowest = (values: number[]) => (values.length ? Math.min(...values) : undefined);
 	return { remaining: lowest(remaining), fractionLeft: lowest(fractions), sustainablePerSecond: lowest(sustainable) };
